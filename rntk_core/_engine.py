@@ -121,13 +121,15 @@ def pair_tiles(
             while active < hi and col_start[active] <= step:
                 active += 1
             n_act = active - lo
-            inp[:n_act] = 0.0
-            for k in range(m):
-                xi = row_x[step, k, i]
-                for jj in range(n_act):
-                    inp[jj] += xi * col_x[step, k, lo + jj]
+            xi = row_x[step, 0, i]
+            x_cols = col_x[step, 0, lo:hi]
             for jj in range(n_act):
-                inp[jj] *= inv_m
+                inp[jj] = xi * x_cols[jj]
+            for k in range(1, m):
+                xi = row_x[step, k, i]
+                x_cols = col_x[step, k, lo:hi]
+                for jj in range(n_act):
+                    inp[jj] += xi * x_cols[jj]
             for layer in range(n_layers):
                 if layer == 0:
                     lower_v = inp
@@ -138,16 +140,16 @@ def pair_tiles(
                 v_l = v[layer]
                 dt_l = dt[layer]
                 w2 = sw2[layer]
-                u2 = su2[layer]
+                u2 = su2[layer] * inv_m if layer == 0 else su2[layer]
                 b2 = sb2[layer]
                 f_i = row_f[layer, step, i]
                 g_i = row_g[layer, step, i]
-                f_cols = col_f[layer, step]
-                g_cols = col_g[layer, step]
+                f_cols = col_f[layer, step, lo:hi]
+                g_cols = col_g[layer, step, lo:hi]
                 for jj in range(n_act):
                     c = w2 * v_l[jj] + u2 * lower_v[jj] + b2
-                    theta = c + w2 * dt_l[jj] + u2 * lower_dt[jj]
-                    vv, d = _pair_dual(act, c, f_i, g_i, f_cols[lo + jj], g_cols[lo + jj])
+                    theta = c + w2 * dt_l[jj] + su2[layer] * lower_dt[jj]
+                    vv, d = _pair_dual(act, c, f_i, g_i, f_cols[jj], g_cols[jj])
                     v_l[jj] = vv
                     dt_l[jj] = d * theta
         top = n_layers - 1

@@ -1,0 +1,54 @@
+"""Bad sequences are rejected with a message naming the sequence."""
+
+import numpy as np
+import pytest
+
+from rntk_core import RNTKParams, gram
+from rntk_core.sequences import as_sequences
+
+
+def test_accepts_univariate_multivariate_and_array_batches():
+    seqs = as_sequences([[1, 2, 3], np.ones(2)])
+    assert [s.shape for s in seqs] == [(3, 1), (2, 1)]
+    assert all(s.dtype == np.float64 and s.flags.c_contiguous for s in seqs)
+    assert [s.shape for s in as_sequences(np.zeros((4, 5, 3)))] == [(5, 3)] * 4
+    assert [s.shape for s in as_sequences(np.zeros((4, 5)))] == [(5, 1)] * 4
+
+
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        ([], r"^X: the batch holds no sequences"),
+        ([[1.0], []], r"^X\[1\]: empty sequence"),
+        ([[1.0, float("nan")]], r"^X\[0\]: contains NaN"),
+        ([[1.0], [float("inf")]], r"^X\[1\]: contains NaN or infinite"),
+        ([np.ones((3, 2)), np.ones((3, 3))], r"^X\[1\]: has m=3 features"),
+        ([np.ones((2, 2, 2))], r"^X\[0\]: expected shape"),
+        ([[[1.0, 2.0], [3.0]]], r"^X\[0\]: not a numeric array"),
+        ([["a", "b"]], r"^X\[0\]: not a numeric array"),
+        ("abc", r"^X: expected a list of sequences"),
+        (np.ones(3), r"^X: an array batch must have shape"),
+    ],
+)
+def test_bad_batches_name_the_sequence(X, message):
+    with pytest.raises(ValueError, match=message):
+        gram(X)
+
+
+def test_cross_batches_must_share_m():
+    with pytest.raises(ValueError, match=r"^Z\[0\]: has m=1 features per step but the other batch has m=2"):
+        gram([np.ones((3, 2))], [np.ones(3)])
+
+
+def test_unknown_output_and_params_type():
+    with pytest.raises(ValueError, match="^output:"):
+        gram([[1.0]], output="gp")
+    with pytest.raises(ValueError, match="^params:"):
+        gram([[1.0]], params={"sigma_v": 1.0})  # type: ignore[arg-type]
+
+
+def test_inputs_are_not_modified():
+    x = np.arange(6.0).reshape(3, 2)
+    before = x.copy()
+    gram([x, x[:2]], params=RNTKParams(direction="bidirectional"))
+    assert np.array_equal(x, before)
