@@ -11,6 +11,9 @@ from .params import RNTKParams
 from .gram import gram, gram_diagonal
 from .tiling import tiled_gram
 
+# Learning: kernel ridge regression and classification on the kernels
+from .krr import KernelRidge
+
 __version__ = "0.1.0"
 
-__all__ = ["RNTKParams", "gram", "gram_diagonal", "tiled_gram", "__version__"]
+__all__ = ["RNTKParams", "gram", "gram_diagonal", "tiled_gram", "KernelRidge", "__version__"]

@@ -1,0 +1,296 @@
+"""A fitted `KernelRidge` as a safe, versioned, self-describing payload.
+
+The payload is a NumPy `.npz` archive, read back with ``allow_pickle=False``,
+so loading it executes nothing. It holds plain arrays and one JSON document:
+
+``metadata`` (uint8, UTF-8 JSON)
+    ``format`` (``"rntk_core.KernelRidge"``), ``format_version``,
+    ``library_version``, ``params`` (`RNTKParams.to_dict`), ``kernel``,
+    ``task``, ``ridge`` (the ridge used), ``ridge_setting`` (``"auto"`` or the
+    number given), ``classes`` and ``classes_dtype`` (classification),
+    ``n_train``, ``m``, ``min_length``, ``max_length``, ``n_outputs``,
+    ``output_ndim``, ``has_cholesky`` and ``loo_curve`` (lists, ``null`` for
+    non-finite entries, or ``null`` when the ridge was given).
+``sequences`` (sum of lengths, m) float64 and ``lengths`` (n_train,) int64
+    The training sequences, concatenated in order.
+``dual_coef`` float64
+    α, shaped as the model's ``dual_coef_``.
+``cholesky`` (n_train·(n_train+1)/2,) float64, NNGP models only
+    The rows of the lower Cholesky factor of K + λI, each up to its
+    diagonal: what posterior variances need.
+
+Everything prediction uses is stored exactly (JSON floats are written with
+their shortest round-tripping representation), so a loaded model predicts
+bit-for-bit what the saved one did.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from typing import Any, Optional
+
+import numpy as np
+
+from . import __version__
+from .krr import KERNELS, TASKS, GramFn, KernelRidge, check_ridge
+from .params import RNTKParams
+from .sequences import as_sequences
+
+FORMAT_NAME = "rntk_core.KernelRidge"
+FORMAT_VERSION = 1
+_LABEL_KINDS = "UbiufO"
+"""dtype kinds a label array may have: str, bool, int, unsigned, float, object."""
+_ARRAYS = {"metadata", "sequences", "lengths", "dual_coef", "cholesky"}
+
+__all__ = ["dumps", "loads", "payload_metadata", "FORMAT_NAME", "FORMAT_VERSION"]
+
+
+def dumps(model: KernelRidge) -> bytes:
+    """Serialize a fitted model (``model.to_bytes()`` calls this).
+
+    Raises
+    ------
+    ValueError
+        If a class label is not a JSON scalar (str, int, finite float, bool).
+    """
+    model._check_fitted()
+    xs = model.X_fit_
+    lengths = np.array([s.shape[0] for s in xs], dtype=np.int64)
+    dual = np.ascontiguousarray(model.dual_coef_, dtype=np.float64)
+    meta: dict[str, Any] = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "library_version": __version__,
+        "params": model.params_.to_dict(),
+        "kernel": model.kernel,
+        "task": model.task,
+        "ridge": model.ridge_,
+        "ridge_setting": "auto" if model.loo_curve_ is not None else model.ridge_,
+        "classes": None if model.classes_ is None else _labels_to_json(model.classes_),
+        "classes_dtype": None if model.classes_ is None else model.classes_.dtype.str,
+        "n_train": len(xs),
+        "m": int(xs[0].shape[1]),
+        "min_length": int(lengths.min()),
+        "max_length": int(lengths.max()),
+        "n_outputs": int(dual.shape[1]) if dual.ndim == 2 else 1,
+        "output_ndim": int(dual.ndim),
+        "has_cholesky": model.kernel == "nngp" and model.cholesky_ is not None,
+        "loo_curve": None if model.loo_curve_ is None else {
+            key: [float(v) if math.isfinite(v) else None for v in values.tolist()]
+            for key, values in model.loo_curve_.items()
+        },
+    }
+    arrays = {
+        "metadata": np.frombuffer(json.dumps(meta, allow_nan=False).encode("utf-8"), dtype=np.uint8),
+        "sequences": np.concatenate(xs, axis=0),
+        "lengths": lengths,
+        "dual_coef": dual,
+    }
+    if meta["has_cholesky"]:
+        L = model.cholesky_
+        arrays["cholesky"] = np.concatenate([L[i, : i + 1] for i in range(L.shape[0])])
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def payload_metadata(data: bytes) -> dict[str, Any]:
+    """The JSON metadata of a payload, read without loading its arrays.
+
+    Raises
+    ------
+    ValueError
+        If `data` is not a payload of a known format and version.
+    """
+    with _open(data) as archive:
+        return _metadata(archive)
+
+
+def loads(data: bytes, *, gram_fn: Optional[GramFn] = None) -> KernelRidge:
+    """Rebuild the model `dumps` saved, validating every array against the metadata.
+
+    Parameters
+    ----------
+    data : bytes
+        A payload from `dumps` / ``KernelRidge.to_bytes``.
+    gram_fn : callable, optional
+        The Gram function of the rebuilt model (not stored in payloads).
+
+    Raises
+    ------
+    ValueError
+        On anything but an intact payload of a supported format version.
+    """
+    with _open(data) as archive:
+        meta = _metadata(archive)
+        unknown = sorted(set(archive.files) - _ARRAYS)
+        if unknown:
+            raise ValueError(f"payload: unexpected array {unknown[0]!r}")
+        arrays = {name: _array(archive, name) for name in _ARRAYS - {"metadata"} if name in archive.files}
+    try:
+        return _rebuild(meta, arrays, gram_fn)
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"payload: corrupt metadata ({type(exc).__name__}: {exc})") from None
+
+
+def _open(data: bytes) -> Any:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ValueError(f"payload: expected bytes, got {type(data).__name__}")
+    try:
+        archive = np.load(io.BytesIO(bytes(data)), allow_pickle=False)
+    except Exception as exc:  # any unreadable input is reported the same way
+        raise ValueError(f"payload: not a KernelRidge payload ({type(exc).__name__}: {exc})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError("payload: not a KernelRidge payload (a bare array, not an .npz archive)")
+    return archive
+
+
+def _array(archive: Any, name: str) -> np.ndarray:
+    try:
+        return archive[name]
+    except Exception as exc:
+        raise ValueError(f"payload: array {name!r} is unreadable ({type(exc).__name__}: {exc})") from None
+
+
+def _metadata(archive: Any) -> dict[str, Any]:
+    if "metadata" not in archive.files:
+        raise ValueError("payload: not a KernelRidge payload (no 'metadata' entry)")
+    raw = _array(archive, "metadata")
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise ValueError("payload: 'metadata' must be a 1-D uint8 array of UTF-8 JSON")
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"payload: metadata is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise ValueError(f"payload: not a KernelRidge payload (format is not {FORMAT_NAME!r})")
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"payload: unsupported format_version {version!r}; this library "
+            f"(rntk_core {__version__}) reads version {FORMAT_VERSION}"
+        )
+    return meta
+
+
+def _rebuild(meta: dict[str, Any], arrays: dict[str, np.ndarray], gram_fn: Optional[GramFn]) -> KernelRidge:
+    task, kernel = meta["task"], meta["kernel"]
+    if task not in TASKS or kernel not in KERNELS:
+        raise ValueError(f"payload: unknown task {task!r} or kernel {kernel!r}")
+    try:
+        params = RNTKParams.from_dict(meta["params"])
+    except ValueError as exc:
+        raise ValueError(f"payload: invalid params ({exc})") from None
+    n, m, k = _count(meta, "n_train", 1), _count(meta, "m", 1), _count(meta, "n_outputs", 1)
+    model = KernelRidge(params=params, ridge=_ridge(meta, "ridge_setting"),
+                        kernel=kernel, task=task, gram_fn=gram_fn)
+
+    lengths = _expect(arrays, "lengths", (n,), "i")
+    if np.any(lengths < 1):
+        raise ValueError("payload: 'lengths' holds a length below 1")
+    sequences = _expect(arrays, "sequences", (int(lengths.sum()), m), "f")
+    model.X_fit_ = as_sequences(np.split(sequences, np.cumsum(lengths)[:-1]), "payload sequences")
+
+    output_ndim = meta["output_ndim"]
+    if output_ndim not in (1, 2) or (output_ndim == 1 and k != 1):
+        raise ValueError(f"payload: inconsistent output_ndim {output_ndim!r} for n_outputs {k}")
+    model.dual_coef_ = _expect(arrays, "dual_coef", (n,) if output_ndim == 1 else (n, k), "f")
+
+    model.classes_ = None
+    if task == "classification":
+        model.classes_ = _labels_from_json(meta["classes"], meta["classes_dtype"], k, output_ndim)
+    model.cholesky_ = None
+    if meta["has_cholesky"]:
+        packed = _expect(arrays, "cholesky", (n * (n + 1) // 2,), "f")
+        L = np.zeros((n, n))
+        starts = np.arange(n) * (np.arange(n) + 1) // 2
+        for i, start in enumerate(starts):
+            L[i, : i + 1] = packed[start : start + i + 1]
+        model.cholesky_ = L
+    elif "cholesky" in arrays:
+        raise ValueError("payload: 'cholesky' present but has_cholesky is false")
+
+    model.params_ = params
+    model.ridge_ = _ridge(meta, "ridge")
+    if model.ridge_ == "auto":
+        raise ValueError("payload: ridge must be the number used, not 'auto'")
+    model.loo_curve_ = _curve_from_json(meta["loo_curve"])
+    return model
+
+
+def _ridge(meta: dict[str, Any], key: str) -> Any:
+    try:
+        return check_ridge(meta[key])
+    except ValueError as exc:
+        raise ValueError(f"payload: invalid {key} ({exc})") from None
+
+
+def _count(meta: dict[str, Any], key: str, minimum: int) -> int:
+    value = meta[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"payload: {key} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _expect(arrays: dict[str, np.ndarray], name: str, shape: tuple, kind: str) -> np.ndarray:
+    if name not in arrays:
+        raise ValueError(f"payload: array {name!r} is missing")
+    a = arrays[name]
+    if a.shape != shape or a.dtype.kind != kind:
+        raise ValueError(
+            f"payload: array {name!r} has shape {a.shape} and dtype {a.dtype}, "
+            f"expected shape {shape} of kind {kind!r}"
+        )
+    if kind == "f":
+        if a.dtype != np.float64 or not np.all(np.isfinite(a)):
+            raise ValueError(f"payload: array {name!r} must be finite float64")
+    return a
+
+
+def _labels_to_json(classes: np.ndarray) -> list:
+    out = []
+    for label in classes.tolist():
+        if isinstance(label, np.generic):
+            label = label.item()
+        ok = isinstance(label, (str, bool, int)) or (isinstance(label, float) and math.isfinite(label))
+        if not ok:
+            raise ValueError(
+                f"classes_: label {label!r} of type {type(label).__name__} cannot be stored in a "
+                "payload; use str, int, bool or float labels"
+            )
+        out.append(label)
+    return out
+
+
+def _labels_from_json(labels: Any, dtype_str: Any, k: int, output_ndim: int) -> np.ndarray:
+    if output_ndim != 2 or not isinstance(labels, list) or len(labels) != k or k < 2:
+        raise ValueError(f"payload: classes must be a list of n_outputs={k} >= 2 labels")
+    try:
+        dtype = np.dtype(dtype_str)
+    except (TypeError, ValueError):
+        raise ValueError(f"payload: unknown classes_dtype {dtype_str!r}") from None
+    if dtype.kind not in _LABEL_KINDS:
+        raise ValueError(f"payload: classes_dtype {dtype_str!r} is not a label dtype")
+    if dtype.kind == "O":
+        classes = np.empty(k, dtype=object)
+        for j, label in enumerate(labels):
+            classes[j] = label
+    else:
+        classes = np.array(labels, dtype=dtype)
+    if len(set(classes.tolist())) != k:
+        raise ValueError("payload: classes are not distinct")
+    return classes
+
+
+def _curve_from_json(curve: Any) -> Optional[dict[str, np.ndarray]]:
+    if curve is None:
+        return None
+    if not isinstance(curve, dict) or not {"ridge", "loo_mse"} <= set(curve):
+        raise ValueError("payload: loo_curve must hold 'ridge' and 'loo_mse'")
+    fill = {"loo_mse": np.inf}
+    return {
+        key: np.array([fill.get(key, np.nan) if v is None else v for v in values], dtype=np.float64)
+        for key, values in curve.items()
+    }
