@@ -20,6 +20,7 @@ then used to watch the empirical NTK approach the analytic one as n grows.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -33,12 +34,15 @@ except ImportError:  # scipy is optional: fall back to the scalar libm erf
 __all__ = [
     "Hyper",
     "make_hyper",
+    "standard_normal",
     "init_params",
-    "init_hidden",
+    "draw_network",
+    "network_kernels",
     "forward",
     "backward",
     "output",
     "gradients",
+    "flatten",
     "empirical_kernels",
     "empirical_ntk",
 ]
@@ -101,21 +105,40 @@ def _as_sequence(x) -> np.ndarray:
     return a[:, None] if a.ndim == 1 else a
 
 
+def standard_normal(rng: np.random.Generator, shape) -> np.ndarray:
+    """An array of i.i.d. N(0, 1) entries, reproducible from ``rng``.
+
+    The array is filled in two halves by two child generators spawned from
+    ``rng``; large halves are filled in two threads (NumPy releases the GIL
+    while sampling), which halves the time to draw the n×n weights of wide
+    networks. The values do not depend on whether threads are used.
+    """
+    out = np.empty(shape)
+    halves = np.array_split(out.reshape(-1), 2)
+    children = rng.spawn(2)
+    if out.size < 1 << 20:
+        for child, half in zip(children, halves):
+            child.standard_normal(out=half)
+        return out
+    threads = [threading.Thread(target=child.standard_normal, kwargs={"out": half})
+               for child, half in zip(children, halves)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return out
+
+
 def init_params(rng: np.random.Generator, width: int, input_dim: int, n_layers: int) -> dict:
     """Standard-normal W_l (n×n), U_l (n×m for l = 1, n×n above), b_l (n) and v (n)."""
     params = {"W": [], "U": [], "b": []}
     for l in range(n_layers):
         fan = input_dim if l == 0 else width
-        params["W"].append(rng.standard_normal((width, width)))
-        params["U"].append(rng.standard_normal((width, fan)))
-        params["b"].append(rng.standard_normal(width))
-    params["v"] = rng.standard_normal(width)
+        params["W"].append(standard_normal(rng, (width, width)))
+        params["U"].append(standard_normal(rng, (width, fan)))
+        params["b"].append(standard_normal(rng, width))
+    params["v"] = standard_normal(rng, width)
     return params
-
-
-def init_hidden(rng: np.random.Generator, width: int, hyper: Hyper) -> list:
-    """One input's initial hidden states h(l,0) ~ N(0, σh²), one vector per layer."""
-    return [hyper.sigma_h * rng.standard_normal(width) for _ in range(hyper.n_layers)]
 
 
 def forward(params: dict, x, h0: list, hyper: Hyper) -> dict:
@@ -233,27 +256,38 @@ def _pair_ntk(a: dict, b: dict, n: int, hyper: Hyper) -> float:
     return total
 
 
-def empirical_kernels(X: Sequence, width: int, seed: int, **hyperparameters):
-    """Empirical NTK, read-out Gram and outputs of one random network.
+def draw_network(width: int, seed: int, input_dim: int, n_layers: int, n_inputs: int) -> dict:
+    """One random network and the standard-normal noise of its inputs' initial states.
 
-    Draws one network of the given width (and one h(l,0) per input) from
-    ``np.random.default_rng(seed)`` and returns
+    Returns ``{"params": ..., "h0_noise": [per input: [per layer: (n,) array]]}``,
+    all drawn from ``np.random.default_rng(seed)``; input i starts from
+    h(l,0) = σh · h0_noise[i][l]. The draw does not depend on the activation
+    or the σ's, so one draw can be evaluated under several hyperparameters.
+    """
+    rng = np.random.default_rng(seed)
+    params = init_params(rng, width, input_dim, n_layers)
+    h0_noise = [[rng.standard_normal(width) for _ in range(n_layers)] for _ in range(n_inputs)]
+    return {"params": params, "h0_noise": h0_noise}
+
+
+def network_kernels(network: dict, X: Sequence, hyper: Hyper):
+    """Empirical NTK, read-out Gram and outputs of a drawn network on sequences X.
+
+    Returns
 
       ``ntk``      (N, N) ⟨∇θ f(x_i), ∇θ f(x_j)⟩ over all trained parameters;
       ``readout``  (N, N) σv²/n ⟨h(L,T_i), h(L,T_j)⟩, the covariance of f given
                    the hidden states, which tends to the NNGP kernel K;
       ``outputs``  (N,) f(x_i).
-
-    Keyword arguments are those of :func:`make_hyper`.
     """
-    hyper = make_hyper(**hyperparameters)
+    params = network["params"]
+    width = params["v"].shape[0]
     xs = [_as_sequence(x) for x in X]
-    input_dim = xs[0].shape[1]
-    rng = np.random.default_rng(seed)
-    params = init_params(rng, width, input_dim, hyper.n_layers)
+    if len(xs) > len(network["h0_noise"]):
+        raise ValueError("the network was drawn for fewer inputs")
     runs = []
-    for x in xs:
-        h0 = init_hidden(rng, width, hyper)
+    for x, noise in zip(xs, network["h0_noise"]):
+        h0 = [hyper.sigma_h * z for z in noise]
         cache = forward(params, x, h0, hyper)
         cache["delta"] = backward(params, cache, hyper)
         runs.append(cache)
@@ -267,6 +301,18 @@ def empirical_kernels(X: Sequence, width: int, seed: int, **hyperparameters):
                 hyper.sigma_v ** 2 / width * float(runs[i]["h"][-1][-1] @ runs[j]["h"][-1][-1]))
     outputs = np.array([r["f"] for r in runs])
     return ntk, readout, outputs
+
+
+def empirical_kernels(X: Sequence, width: int, seed: int, **hyperparameters):
+    """(ntk, readout, outputs) of the network ``draw_network(width, seed, ...)``.
+
+    Keyword arguments are those of :func:`make_hyper`; see
+    :func:`network_kernels` for the results.
+    """
+    hyper = make_hyper(**hyperparameters)
+    xs = [_as_sequence(x) for x in X]
+    network = draw_network(width, seed, xs[0].shape[1], hyper.n_layers, len(xs))
+    return network_kernels(network, xs, hyper)
 
 
 def empirical_ntk(X: Sequence, width: int, seed: int, **hyperparameters):
