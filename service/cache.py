@@ -1,0 +1,127 @@
+"""The block cache: named byte strings in Redis or in an in-process LRU, behind one interface.
+
+The cache stores opaque bytes (the block codec lives in `service.blocks`).
+Failures never propagate: an unreachable Redis makes every lookup a miss and
+every write a no-op, counted in `errors`, until the link's breaker lets a call
+through again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from typing import Optional, Protocol, Sequence
+
+from redis.exceptions import RedisError
+
+from .redis_link import RedisDown, RedisLink
+
+
+class BlockCache(Protocol):
+    """What the Gram code needs from a cache."""
+
+    kind: str
+
+    def get_many(self, names: Sequence[str]) -> list[Optional[bytes]]:
+        """The stored value of each name, or None (missing, expired or unreachable)."""
+
+    def put(self, name: str, value: bytes) -> None:
+        """Store a value (best effort)."""
+
+    def status(self) -> str:
+        """"ok", "disabled" or "unreachable"."""
+
+
+class MemoryBlockCache:
+    """An in-process LRU bounded in bytes, with optional expiry; thread-safe."""
+
+    kind = "memory"
+
+    def __init__(self, max_bytes: int, ttl_s: float = 0, max_entry_bytes: Optional[int] = None) -> None:
+        self.max_bytes = max_bytes
+        self.ttl_s = ttl_s
+        self.max_entry_bytes = max_bytes if max_entry_bytes is None else min(max_entry_bytes, max_bytes)
+        self._entries: "OrderedDict[str, tuple[float, bytes]]" = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get_many(self, names: Sequence[str]) -> list[Optional[bytes]]:
+        now = time.monotonic()
+        out: list[Optional[bytes]] = []
+        with self._lock:
+            for name in names:
+                item = self._entries.get(name)
+                if item is None:
+                    out.append(None)
+                elif item[0] and item[0] <= now:
+                    self._drop(name)
+                    out.append(None)
+                else:
+                    self._entries.move_to_end(name)
+                    out.append(item[1])
+        return out
+
+    def put(self, name: str, value: bytes) -> None:
+        if len(value) > self.max_entry_bytes:
+            return
+        expires = time.monotonic() + self.ttl_s if self.ttl_s else 0.0
+        with self._lock:
+            if name in self._entries:
+                self._drop(name)
+            self._entries[name] = (expires, value)
+            self._bytes += len(value)
+            while self._bytes > self.max_bytes:
+                self._drop(next(iter(self._entries)))
+
+    def _drop(self, name: str) -> None:
+        _, value = self._entries.pop(name)
+        self._bytes -= len(value)
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes currently held."""
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def status(self) -> str:
+        return "ok" if self.max_bytes > 0 else "disabled"
+
+
+class RedisBlockCache:
+    """Blocks in Redis under ``<prefix>block:<name>``, each with a TTL; failures are misses."""
+
+    kind = "redis"
+
+    def __init__(self, link: RedisLink, ttl_s: int = 0, max_entry_bytes: int = 64 << 20) -> None:
+        self.link = link
+        self.ttl_s = ttl_s
+        self.max_entry_bytes = max_entry_bytes
+        self.errors = 0
+
+    def _key(self, name: str) -> str:
+        return f"{self.link.prefix}block:{name}"
+
+    def get_many(self, names: Sequence[str]) -> list[Optional[bytes]]:
+        if not names:
+            return []
+        keys = [self._key(n) for n in names]
+        try:
+            return list(self.link.call(lambda r: r.mget(keys)))
+        except (RedisDown, RedisError):
+            self.errors += 1
+            return [None] * len(names)
+
+    def put(self, name: str, value: bytes) -> None:
+        if len(value) > self.max_entry_bytes:
+            return
+        key = self._key(name)
+        try:
+            self.link.call(lambda r: r.set(key, value, ex=self.ttl_s or None))
+        except (RedisDown, RedisError):  # unreachable, or refused (e.g. maxmemory): skip
+            self.errors += 1
+
+    def status(self) -> str:
+        return "ok" if self.link.ping() else "unreachable"

@@ -1,0 +1,56 @@
+"""Request dependencies as `Annotated` aliases, so routes declare what they use in one word."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+from fastapi import Depends, Header, Request
+
+from .compute import ComputeSlots
+from .encoding import negotiate
+from .gram_service import GramService
+from .krr_service import KrrService
+from .metrics import Metrics
+from .state import Services
+
+
+# Dependencies are `async def` although they never await: FastAPI runs plain `def`
+# dependencies in its thread pool, a thread hop per dependency per request.
+
+
+async def get_services(request: Request) -> Services:
+    """The app's `Services` (built by `create_app`)."""
+    return request.app.state.services
+
+
+async def get_gram(request: Request) -> GramService:
+    """The Gram service."""
+    return request.app.state.services.gram
+
+
+async def get_krr(request: Request) -> KrrService:
+    """The kernel ridge service."""
+    return request.app.state.services.krr
+
+
+async def get_slots(request: Request) -> ComputeSlots:
+    """The compute slots."""
+    return request.app.state.services.slots
+
+
+async def get_metrics(request: Request) -> Metrics:
+    """The metrics registry."""
+    return request.app.state.services.metrics
+
+
+async def get_media_type(accept: Annotated[Optional[str], Header(include_in_schema=False)] = None) -> str:
+    """The response format the client asked for (JSON, npy or npz)."""
+    return negotiate(accept)
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+GramDep = Annotated[GramService, Depends(get_gram)]
+KrrDep = Annotated[KrrService, Depends(get_krr)]
+SlotsDep = Annotated[ComputeSlots, Depends(get_slots)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+MediaTypeDep = Annotated[str, Depends(get_media_type)]

@@ -1,0 +1,55 @@
+"""What ``POST /gram`` does, apart from HTTP: check, compute through the block cache, encode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rntk_core import RNTKParams
+from starlette.responses import Response
+
+from .blocks import BlockGram, CacheStats
+from .encoding import matrices_response
+from .library import feature_dim, to_params, to_sequences
+from .limits import check_request, pair_steps
+from .schemas import GramRequest
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class GramJob:
+    """A request that passed the cheap checks and may be computed."""
+
+    request: GramRequest
+    params: RNTKParams
+
+
+class GramService:
+    """Gram matrices of requests, block by block through the cache."""
+
+    def __init__(self, blocks: BlockGram, settings: Settings) -> None:
+        self.blocks = blocks
+        self.settings = settings
+
+    def admit(self, req: GramRequest) -> GramJob:
+        """Parameters and limits, from lengths alone (cheap; runs before a slot is taken)."""
+        params = to_params(req.params.given())
+        x_len = [len(s) for s in req.X]
+        z_len = None if req.Z is None else [len(s) for s in req.Z]
+        batches = {"X": (x_len, feature_dim(req.X))}
+        if z_len is not None:
+            batches["Z"] = (z_len, feature_dim(req.Z))
+        entries = len(x_len) * len(x_len if z_len is None else z_len)
+        check_request(batches, pair_steps(x_len, z_len, params), self.settings, entries)
+        return GramJob(req, params)
+
+    def run(self, job: GramJob, media_type: str) -> Response:
+        """Validate the sequences, assemble the Gram, encode the answer (runs in a compute slot)."""
+        req = job.request
+        xs = to_sequences(req.X, "X")
+        zs = None if req.Z is None else to_sequences(req.Z, "Z", m=xs[0].shape[1])
+        stats = CacheStats()
+        ntk, nngp = self.blocks.compute(xs, zs, job.params, req.output, stats)
+        kernels = ("ntk", "nngp") if req.output == "both" else (req.output,)
+        matrices = {k: m for k, m in (("ntk", ntk), ("nngp", nngp)) if k in kernels}
+        meta = {"shape": list(ntk.shape), "cache": stats.as_dict()}
+        return matrices_response(matrices, meta, media_type)

@@ -1,0 +1,67 @@
+"""The boundary to `rntk_core`: request data in, library objects out, its errors as ours.
+
+The library reports bad input as `ValueError`s that start with the field at
+fault (``"X[3]: contains NaN ..."``, ``"sigma_w: must be >= 0"``). Here they
+become `InvalidInput` (422) with the same message, placed under ``body.`` like
+the validation errors of the request schema.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Any, Iterator, Optional
+
+import numpy as np
+
+from rntk_core import RNTKParams
+from rntk_core.sequences import as_sequences
+
+from .errors import InvalidInput
+
+_FIELD_FIRST = re.compile(r"^[A-Za-z_]\w*(\[\d+\])*(\.[A-Za-z_]\w*)?:")
+
+
+def _where(message: str, prefix: str) -> str:
+    return f"{prefix}{message}" if _FIELD_FIRST.match(message) else message
+
+
+@contextlib.contextmanager
+def library_errors(prefix: str = "body.") -> Iterator[None]:
+    """Turn a library `ValueError` into `InvalidInput`, its field placed under `prefix`."""
+    try:
+        yield
+    except InvalidInput:
+        raise
+    except ValueError as exc:
+        raise InvalidInput(_where(str(exc), prefix)) from exc
+
+
+def to_params(given: dict[str, Any]) -> RNTKParams:
+    """`RNTKParams` from the request's ``params`` object."""
+    with library_errors("body.params."):
+        return RNTKParams.from_dict(given)
+
+
+def to_sequences(batch: Any, name: str, m: Optional[int] = None) -> list[np.ndarray]:
+    """Validated (T_i, m) float64 arrays from a request batch."""
+    with library_errors():
+        return as_sequences(batch, name, m=m)
+
+
+def feature_dim(batch: list) -> int:
+    """m of a raw batch, read from its first sequence (1 for a list of numbers)."""
+    first = batch[0] if batch else None
+    if isinstance(first, list) and first and isinstance(first[0], list):
+        return len(first[0])
+    return 1
+
+
+def check_finite(matrix: np.ndarray, xs: list[np.ndarray], name: str = "X") -> None:
+    """Refuse a kernel that overflowed float64 (inputs of enormous magnitude)."""
+    if not np.all(np.isfinite(matrix)):
+        largest = max(float(np.max(np.abs(s))) for s in xs)
+        raise InvalidInput(
+            f"body.{name}: the kernel is not finite in float64 for these inputs (largest |value| "
+            f"{largest:.3g}); rescale the sequences"
+        )

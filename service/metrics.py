@@ -1,0 +1,74 @@
+"""Prometheus metrics of one app instance, in its own registry.
+
+A registry per app (not the global one) lets tests build many apps in one
+process. Rendered at ``GET /metrics`` in the Prometheus text format.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import ProcessCollector, disable_created_metrics
+
+disable_created_metrics()  # the *_created series only double the exposition
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class Metrics:
+    """Every metric the service exports."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        ProcessCollector(registry=r)
+        self.requests = Counter(
+            "rntk_http_requests", "HTTP requests answered, by route template, method and status.",
+            ["route", "method", "status"], registry=r,
+        )
+        self.latency = Histogram(
+            "rntk_http_request_duration_seconds", "Time to answer an HTTP request, by route template.",
+            ["route", "method"], buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.cache_hits = Counter("rntk_cache_hits", "Gram blocks served from the block cache.", registry=r)
+        self.cache_misses = Counter("rntk_cache_misses", "Gram blocks not in the cache (computed).", registry=r)
+        self.compute_seconds = Counter(
+            "rntk_compute_seconds", "Seconds spent in the kernel computing Gram blocks.", registry=r
+        )
+        self.pair_steps = Counter(
+            "rntk_pair_steps", "Pair-steps computed (SPEC §2: pairs x aligned steps x layers x passes).",
+            registry=r,
+        )
+        self.admitted = Gauge(
+            "rntk_compute_admitted", "Requests holding or waiting for a compute slot.", registry=r
+        )
+        self.rejected = Counter(
+            "rntk_compute_rejected", "Requests refused with 503 because every slot and queue place was taken.",
+            registry=r,
+        )
+        self.degraded = Gauge(
+            "rntk_dependency_down", "1 while a dependency (Redis) is considered unreachable.", ["dependency"],
+            registry=r,
+        )
+
+    def watch_dependency(self, name: str, is_down: Callable[[], bool]) -> None:
+        """Report `is_down()` as rntk_dependency_down{dependency=name} at each scrape."""
+        self.degraded.labels(name).set_function(lambda: float(is_down()))
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one answered request."""
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route, method).observe(seconds)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return generate_latest(self.registry)

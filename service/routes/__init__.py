@@ -1,0 +1,1 @@
+"""HTTP routes: each translates HTTP to a service call and back, nothing more."""

@@ -1,0 +1,20 @@
+"""``POST /gram``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from ..deps import GramDep, MediaTypeDep, SlotsDep
+from ..routing import OrjsonRoute
+from ..schemas import GramRequest, GramResponse
+from ._responses import BODY_ERRORS, MATRICES
+
+router = APIRouter(tags=["kernels"], route_class=OrjsonRoute)
+
+
+@router.post("/gram", response_model=GramResponse, responses={200: MATRICES, **BODY_ERRORS})
+async def post_gram(body: GramRequest, gram: GramDep, slots: SlotsDep, media_type: MediaTypeDep) -> Response:
+    """RNTK / NNGP Gram matrix of X, or between X and Z, assembled from cached blocks."""
+    job = gram.admit(body)
+    return await slots.run(gram.run, job, media_type)

@@ -1,0 +1,257 @@
+"""Request and response bodies: pydantic models, strict and closed.
+
+Every request model forbids unknown fields and parses strictly: numbers must
+be JSON numbers (not "1.5", not true), non-finite values are refused, and
+integers stay integers. Validation errors name the field (``body.X[3][0]``);
+the handler in `service.app` formats them. Response models document the
+answers in the OpenAPI schema, with a working example for each endpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from rntk_core.params import MAX_LAYERS
+
+
+def _strict(*examples: dict) -> ConfigDict:
+    extra = {"examples": list(examples)} if examples else None
+    return ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, json_schema_extra=extra)
+
+
+# Sequences ------------------------------------------------------------------
+
+Step = Annotated[list[float], Field(min_length=1, description="One time step: m numbers.")]
+Sequence = Union[
+    Annotated[list[float], Field(min_length=1, description="A sequence of m = 1: one number per step.")],
+    Annotated[list[Step], Field(min_length=1, description="A sequence of T steps of m numbers each.")],
+]
+Batch = Annotated[
+    list[Sequence],
+    Field(min_length=1, description="Sequences; lengths may differ, m must agree."),
+]
+
+NonNegative = Annotated[float, Field(ge=0)]
+PerLayer = Union[NonNegative, Annotated[list[NonNegative], Field(min_length=1, max_length=MAX_LAYERS)]]
+
+
+class ParamsIn(BaseModel):
+    """RNTK hyperparameters (`rntk_core.RNTKParams`); an omitted or null field takes its default."""
+
+    model_config = _strict({"activation": "relu", "n_layers": 1, "sigma_w": 1.4142135623730951,
+                            "sigma_u": 1.0, "sigma_b": 0.0, "sigma_h": 0.0, "sigma_v": 1.0,
+                            "direction": "forward"})
+
+    activation: Optional[Literal["relu", "erf"]] = Field(None, description="φ; default relu.")
+    n_layers: Optional[Annotated[StrictInt, Field(ge=1, le=MAX_LAYERS)]] = Field(None, description="L; default 1.")
+    sigma_w: Optional[PerLayer] = Field(None, description="Recurrent weight scale, or one per layer; default √2.")
+    sigma_u: Optional[PerLayer] = Field(None, description="Input weight scale, or one per layer; default 1.")
+    sigma_b: Optional[PerLayer] = Field(None, description="Bias scale, or one per layer; default 0.")
+    sigma_h: Optional[NonNegative] = Field(None, description="Initial hidden state scale; default 0.")
+    sigma_v: Optional[Annotated[float, Field(gt=0)]] = Field(None, description="Read-out scale (> 0); default 1.")
+    direction: Optional[Literal["forward", "backward", "bidirectional"]] = Field(
+        None, description="Reading direction; default forward."
+    )
+
+    def given(self) -> dict[str, Any]:
+        """The fields the client set (for `RNTKParams.from_dict`)."""
+        return self.model_dump(exclude_none=True)
+
+
+class CacheInfo(BaseModel):
+    """Block cache use of the request: blocks assembled, of which served from cache / computed."""
+
+    blocks: int
+    hits: int
+    misses: int
+
+
+# /gram ------------------------------------------------------------------------
+
+class GramRequest(BaseModel):
+    """Gram matrix of X (symmetric) or between X and Z (cross)."""
+
+    model_config = _strict(
+        {"X": [[0.1, 0.5, -0.3], [1.0, 0.2]], "params": {"sigma_b": 0.1}, "output": "both"},
+        {"X": [[[0.1, 1.0], [0.5, -1.0]], [[1.0, 0.0]]], "Z": [[[0.2, 0.3]]], "output": "ntk"},
+    )
+
+    X: Batch
+    Z: Optional[Batch] = Field(None, description="Second batch; omitted: the symmetric Gram of X.")
+    params: ParamsIn = Field(default_factory=ParamsIn)
+    output: Literal["ntk", "nngp", "both"] = Field("ntk", description="Which kernel(s) to return.")
+
+
+class GramResponse(BaseModel):
+    """The requested kernels (N x M) with the cache figures."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"ntk": [[1.2, 0.3], [0.3, 0.9]], "nngp": [[0.6, 0.1], [0.1, 0.4]], "shape": [2, 2],
+         "cache": {"blocks": 1, "hits": 0, "misses": 1}},
+    ]})
+
+    ntk: Optional[list[list[float]]] = Field(None, description="Present when output is ntk or both.")
+    nngp: Optional[list[list[float]]] = Field(None, description="Present when output is nngp or both.")
+    shape: Annotated[list[int], Field(min_length=2, max_length=2)]
+    cache: CacheInfo
+
+
+# /krr -------------------------------------------------------------------------
+
+Label = Union[StrictInt, StrictStr]
+Targets = Union[
+    Annotated[list[StrictInt], Field(min_length=1)],
+    Annotated[list[float], Field(min_length=1)],
+    Annotated[list[Annotated[list[float], Field(min_length=1)]], Field(min_length=1)],
+    Annotated[list[StrictStr], Field(min_length=1)],
+]
+
+
+class FitRequest(BaseModel):
+    """Fit kernel ridge regression (or classification) on X, y."""
+
+    model_config = _strict(
+        {"X": [[0.1, 0.5, -0.3], [1.0, 0.2], [0.3, 0.3, 0.1, -0.2]], "y": [0.5, 1.5, -0.2],
+         "ridge": 0.001, "kernel": "ntk", "task": "regression"},
+        {"X": [[0.1, 0.5], [1.0, 0.2, 0.4], [-0.3, -0.1], [-1.0, -0.2]], "y": ["up", "up", "down", "down"],
+         "ridge": "auto", "kernel": "nngp", "task": "classification"},
+    )
+
+    X: Batch
+    y: Targets = Field(description="Regression: N numbers or N lists of outputs. Classification: N labels.")
+    params: ParamsIn = Field(default_factory=ParamsIn)
+    ridge: Union[NonNegative, Literal["auto"]] = Field(
+        "auto", description="λ >= 0, or \"auto\" to choose it by exact leave-one-out."
+    )
+    kernel: Literal["ntk", "nngp"] = "ntk"
+    task: Literal["regression", "classification"] = "regression"
+
+
+class LooCurve(BaseModel):
+    """Leave-one-out error over the ridge grid (null where not finite)."""
+
+    ridge: list[Optional[float]]
+    loo_mse: list[Optional[float]]
+    loo_accuracy: Optional[list[Optional[float]]] = None
+
+
+class FitResponse(BaseModel):
+    """The stored model's id and what the fit chose."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"model_id": "q3V9mXyJ0d2r7iL1pYbTt8kQwE5cNfHa", "ridge": 0.001, "n_train": 3, "kernel": "ntk",
+         "task": "regression", "classes": None, "loo": None, "cache": {"blocks": 1, "hits": 0, "misses": 1}},
+    ]})
+
+    model_id: str
+    ridge: float
+    n_train: int
+    kernel: Literal["ntk", "nngp"]
+    task: Literal["regression", "classification"]
+    classes: Optional[list[Union[StrictInt, StrictBool, float, StrictStr]]] = None
+    loo: Optional[LooCurve] = None
+    cache: CacheInfo
+
+
+class PredictRequest(BaseModel):
+    """Predict with a stored model."""
+
+    model_config = _strict(
+        {"model_id": "q3V9mXyJ0d2r7iL1pYbTt8kQwE5cNfHa", "X": [[0.2, 0.4, -0.1]], "return_std": False},
+    )
+
+    model_id: Annotated[str, Field(min_length=1, max_length=128)]
+    X: Batch
+    return_std: StrictBool = Field(False, description="Also return the GP posterior std (NNGP models).")
+
+
+Prediction = Union[StrictInt, StrictBool, float, StrictStr, list[float]]
+
+
+class PredictResponse(BaseModel):
+    """Predicted labels or values, class scores, and posterior std if asked."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"predictions": [0.42], "scores": None, "std": None, "cache": {"blocks": 1, "hits": 0, "misses": 1}},
+    ]})
+
+    predictions: list[Prediction]
+    scores: Optional[list[list[float]]] = Field(None, description="Classification: one column per class.")
+    std: Optional[list[float]] = Field(None, description="With return_std: posterior standard deviations.")
+    cache: CacheInfo
+
+
+class ModelInfo(BaseModel):
+    """A stored model's id, size and payload metadata."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"model_id": "q3V9mXyJ0d2r7iL1pYbTt8kQwE5cNfHa", "size_bytes": 1645,
+         "metadata": {"format": "rntk_core.KernelRidge", "format_version": 1, "kernel": "ntk",
+                      "task": "regression", "ridge": 0.001, "n_train": 3, "m": 1}},
+    ]})
+
+    model_id: str
+    size_bytes: int
+    metadata: dict[str, Any]
+
+
+class Deleted(BaseModel):
+    """Confirmation of a deletion."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"model_id": "q3V9mXyJ0d2r7iL1pYbTt8kQwE5cNfHa", "deleted": True},
+    ]})
+
+    model_id: str
+    deleted: Literal[True] = True
+
+
+# health and errors ------------------------------------------------------------
+
+class Health(BaseModel):
+    """The process answers."""
+
+    status: Literal["ok"] = "ok"
+
+
+class Dependency(BaseModel):
+    """One backing store: what it is and whether it answers."""
+
+    kind: str
+    status: str
+
+
+class Readiness(BaseModel):
+    """Whether the service can do its work: kernels compiled, stores reachable."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"status": "degraded", "compiled": True, "cache": {"kind": "redis", "status": "unreachable"},
+         "model_store": {"kind": "redis", "status": "unreachable"}},
+    ]})
+
+    status: Literal["ready", "degraded", "starting"]
+    compiled: bool
+    cache: Dependency
+    model_store: Dependency
+
+
+class FieldError(BaseModel):
+    """One invalid field."""
+
+    field: str
+    message: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a code, a message naming the field or limit, and per-field details."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"error": "invalid_input", "detail": "body.X[3]: contains NaN or infinite values", "errors": None},
+    ]})
+
+    error: str
+    detail: str
+    errors: Optional[list[FieldError]] = None

@@ -1,0 +1,95 @@
+"""Everything one app instance holds, built from `Settings`: stores, cache, slots, services.
+
+`Services.build` picks the backends: with ``redis_url`` the block cache and the
+model store share one guarded Redis connection pool; without it, an
+in-process LRU and a model directory. Nothing here connects at build time, so
+an app can be created while Redis is down and becomes whole when it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Optional
+
+from rntk_core import RNTKParams, gram, gram_diagonal
+
+from .blocks import BlockGram
+from .cache import BlockCache, MemoryBlockCache, RedisBlockCache
+from .compute import ComputeSlots
+from .gram_service import GramService
+from .krr_service import KrrService
+from .metrics import Metrics
+from .models_store import DirectoryModelStore, FallbackCopies, ModelStore, RedisModelStore
+from .redis_link import RedisLink
+from .schemas import Dependency, Readiness
+from .settings import Settings
+
+log = logging.getLogger("rntk.service")
+
+
+@dataclass
+class Services:
+    """The app's long-lived objects (one per app, shared by all requests)."""
+
+    settings: Settings
+    metrics: Metrics
+    cache: BlockCache
+    store: ModelStore
+    slots: ComputeSlots
+    gram: GramService
+    krr: KrrService
+    link: Optional[RedisLink] = None
+    compiled: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def build(cls, settings: Settings) -> "Services":
+        """Create the backends the settings ask for."""
+        metrics = Metrics()
+        link = None
+        cache: BlockCache
+        store: ModelStore
+        if settings.redis_url:
+            link = RedisLink(settings)
+            cache = RedisBlockCache(link, settings.cache_ttl_s, settings.cache_max_entry_bytes)
+            store = RedisModelStore(link, settings.model_ttl_s, settings.retry_after_s)
+            metrics.watch_dependency("redis", lambda: link.breaker.is_open)
+        else:
+            cache = MemoryBlockCache(settings.cache_max_bytes, settings.cache_ttl_s, settings.cache_max_entry_bytes)
+            store = DirectoryModelStore(settings.data_dir / "models")
+        store = FallbackCopies(store, settings.model_fallback_bytes)
+        blocks = BlockGram(cache, settings.block_size, metrics)
+        slots = ComputeSlots(settings.compute_slots, settings.compute_queue, settings.retry_after_s, metrics)
+        return cls(
+            settings=settings, metrics=metrics, cache=cache, store=store, slots=slots,
+            gram=GramService(blocks, settings), krr=KrrService(blocks, store, settings), link=link,
+        )
+
+    def warm_up(self) -> None:
+        """Run every kernel once on a tiny input so Numba loads (or compiles) them now."""
+        xs = [[0.1, 0.2, 0.3], [0.5, -0.4]]
+        for params in (RNTKParams(), RNTKParams(activation="erf", sigma_h=0.1, direction="bidirectional")):
+            gram(xs, params=params, output="both")
+            gram(xs, xs[:1], params=params, output="both")
+            gram_diagonal(xs, params=params, output="both")
+        self.compiled.set()
+        log.info("kernels ready")
+
+    def readiness(self) -> Readiness:
+        """Compiled? Cache and store reachable? (May ping Redis: call off the event loop.)"""
+        cache = Dependency(kind=self.cache.kind, status=self.cache.status())
+        store = Dependency(kind=self.store.kind, status=self.store.status())
+        if not self.compiled.is_set():
+            status = "starting"
+        elif cache.status == "unreachable" or store.status == "unreachable":
+            status = "degraded"
+        else:
+            status = "ready"
+        return Readiness(status=status, compiled=self.compiled.is_set(), cache=cache, model_store=store)
+
+    def close(self) -> None:
+        """Stop the compute pool and release connections."""
+        self.slots.shutdown()
+        if self.link is not None:
+            self.link.close()

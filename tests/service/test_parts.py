@@ -1,0 +1,220 @@
+"""The service's small parts on their own: keys, codec, caches, breaker, slots, stores, settings."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings as hyp_settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from rntk_core import RNTKParams
+from service.blocks import CorruptBlock, decode_block, encode_block
+from service.cache import MemoryBlockCache
+from service.compute import ComputeSlots
+from service.encoding import JSON, NPY, NPZ, negotiate
+from service.errors import ModelNotFound, Overloaded, StoreUnavailable
+from service.hashing import block_key, params_digest, run_digest, sequence_digest
+from service.limits import cross_pair_steps, symmetric_pair_steps
+from service.models_store import DirectoryModelStore, FallbackCopies, is_model_id, new_model_id
+from service.retry import CircuitBreaker
+from service.settings import Settings
+
+
+def test_sequence_digest_depends_on_values_shape_only():
+    a = np.arange(6, dtype=np.float64).reshape(3, 2)
+    assert sequence_digest(a) == sequence_digest(a.copy())
+    assert sequence_digest(a) != sequence_digest(a.reshape(2, 3))
+    assert sequence_digest(a) != sequence_digest(a.reshape(6, 1))
+    b = a.copy()
+    b[2, 1] += 1e-12
+    assert sequence_digest(a) != sequence_digest(b)
+
+
+def test_block_keys_are_canonical_for_both_orders_and_distinguish_diagonal_blocks():
+    p = params_digest(RNTKParams())
+    a, b = run_digest([b"a" * 32]), run_digest([b"b" * 32])
+    ab, ba = block_key(p, a, b), block_key(p, b, a)
+    assert ab.digest == ba.digest and ab.transposed != ba.transposed
+    assert block_key(p, a, None).digest != block_key(p, a, a).digest
+    assert block_key(params_digest(RNTKParams(sigma_b=0.1)), a, b).digest != ab.digest
+    assert params_digest(RNTKParams(sigma_w=[1.0, 1.0], n_layers=2)) == params_digest(
+        RNTKParams(sigma_w=1.0, n_layers=2))
+
+
+@given(st.integers(1, 40), st.integers(1, 40))
+@hyp_settings(max_examples=30, deadline=None)
+def test_block_codec_round_trips(rows, cols):
+    m = np.random.default_rng(rows * 100 + cols).normal(size=(rows, cols))
+    data = encode_block(m)
+    assert np.array_equal(decode_block(data), m)
+    with pytest.raises(CorruptBlock):
+        decode_block(data[:-1])
+    with pytest.raises(CorruptBlock):
+        decode_block(b"pickle" + data[6:])
+
+
+@given(st.lists(st.integers(1, 30), min_size=1, max_size=12), st.lists(st.integers(1, 30), min_size=1, max_size=12))
+@hyp_settings(max_examples=50, deadline=None)
+def test_pair_step_counts_match_brute_force(a, b):
+    assert symmetric_pair_steps(np.array(a)) == sum(min(a[i], a[j]) for i in range(len(a)) for j in range(i, len(a)))
+    assert cross_pair_steps(np.array(a), np.array(b)) == sum(min(x, y) for x in a for y in b)
+
+
+def test_memory_cache_is_bounded_in_bytes_and_least_recently_used():
+    cache = MemoryBlockCache(max_bytes=100)
+    for name in "abcd":
+        cache.put(name, bytes(30))
+    assert cache.get_many(["a", "b", "c", "d"]) == [None, bytes(30), bytes(30), bytes(30)]
+    cache.get_many(["b"])  # b is now the most recently used
+    cache.put("e", bytes(30))
+    assert cache.get_many(["c"]) == [None] and cache.get_many(["b"]) == [bytes(30)]
+    assert cache.size_bytes <= 100
+    cache.put("huge", bytes(101))
+    assert cache.get_many(["huge"]) == [None]
+
+
+def test_memory_cache_expires_entries():
+    cache = MemoryBlockCache(max_bytes=1000, ttl_s=0.05)
+    cache.put("a", b"x")
+    assert cache.get_many(["a"]) == [b"x"]
+    threading.Event().wait(0.08)
+    assert cache.get_many(["a"]) == [None] and len(cache) == 0
+
+
+def test_breaker_opens_with_growing_cooldowns_and_closes_on_success():
+    now = [0.0]
+    breaker = CircuitBreaker(1.0, 4.0, clock=lambda: now[0])
+    assert breaker.allow() and not breaker.is_open
+    breaker.record_failure()
+    assert not breaker.allow() and breaker.seconds_until_retry() == 1.0
+    now[0] = 1.0
+    assert breaker.allow()
+    breaker.record_failure()
+    assert breaker.seconds_until_retry() == 2.0
+    for _ in range(5):
+        breaker.record_failure()
+    assert breaker.seconds_until_retry() == 4.0
+    now[0] = 10.0
+    breaker.record_success()
+    assert breaker.allow() and not breaker.is_open
+
+
+@pytest.mark.parametrize("accept,expected", [
+    (None, JSON), ("*/*", JSON), ("application/json", JSON), ("application/x-npy", NPY),
+    ("application/x-npz", NPZ), ("text/html, application/x-npy;q=0.9", NPY),
+    ("application/x-npy;q=0.2, application/json", JSON), ("application/x-npy;q=0", JSON),
+    ("image/png", JSON), ("application/x-npy;q=bad", JSON),
+])
+def test_negotiate(accept, expected):
+    assert negotiate(accept) == expected
+
+
+def test_slots_refuse_beyond_the_queue_and_release_on_cancel():
+    async def scenario() -> None:
+        slots = ComputeSlots(slots=1, queue=1, retry_after_s=7)
+        gate = threading.Event()
+        running = asyncio.create_task(slots.run(gate.wait))
+        waiting = asyncio.create_task(slots.run(lambda: 42))
+        await asyncio.sleep(0.05)
+        assert slots.admitted == 2
+        with pytest.raises(Overloaded) as refused:
+            await slots.run(lambda: 0)
+        assert refused.value.headers == {"Retry-After": "7"}
+        waiting.cancel()  # a client that went away while queued gives its place back
+        await asyncio.sleep(0.05)
+        assert slots.admitted == 1
+        gate.set()
+        assert await running is True
+        assert slots.admitted == 0
+        assert await slots.run(lambda: 5) == 5
+        slots.shutdown()
+        assert await slots.run(lambda: 6) == 6  # a new lifespan gets a new pool
+        slots.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_directory_store_is_atomic_and_refuses_foreign_ids(tmp_path):
+    store = DirectoryModelStore(tmp_path / "models")
+    model_id = new_model_id()
+    assert is_model_id(model_id) and not is_model_id("../../etc/passwd")
+    store.put(model_id, b"payload")
+    store.put(model_id, b"payload 2")
+    assert store.get(model_id) == b"payload 2"
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [f"{model_id}.rntk"]
+    for bad in ("../../etc/passwd", "x" * 32 + "/..", "nope"):
+        with pytest.raises(ModelNotFound):
+            store.get(bad)
+    store.delete(model_id)
+    with pytest.raises(ModelNotFound):
+        store.delete(model_id)
+
+
+def test_fallback_copies_serve_only_while_the_store_is_down():
+    class Flaky:
+        kind = "flaky"
+
+        def __init__(self) -> None:
+            self.data: dict[str, bytes] = {}
+            self.down = False
+
+        def _check(self) -> None:
+            if self.down:
+                raise StoreUnavailable("down", 1)
+
+        def put(self, k, v):
+            self._check()
+            self.data[k] = v
+
+        def get(self, k):
+            self._check()
+            if k not in self.data:
+                raise ModelNotFound(k)
+            return self.data[k]
+
+        def delete(self, k):
+            self._check()
+            del self.data[k]
+
+        def available(self):
+            return not self.down
+
+        def status(self):
+            return "unreachable" if self.down else "ok"
+
+    inner = Flaky()
+    store = FallbackCopies(inner, max_bytes=10)
+    store.put("a", b"12345")
+    inner.data["b"] = b"67890"
+    inner.data.pop("a")  # deleted elsewhere: the store's word wins while it answers
+    with pytest.raises(ModelNotFound):
+        store.get("a")
+    assert store.get("b") == b"67890"
+    inner.down = True
+    assert store.get("b") == b"67890"
+    with pytest.raises(StoreUnavailable):
+        store.get("a")
+
+
+@pytest.mark.parametrize("env,value", [
+    ("RNTK_REDIS_URL", "http://localhost:6379"), ("RNTK_BLOCK_SIZE", "0"), ("RNTK_COMPUTE_SLOTS", "0"),
+    ("RNTK_MAX_BODY_BYTES", "10"), ("RNTK_REDIS_COOLDOWN_MAX_S", "0.001"),
+])
+def test_settings_fail_fast_on_unsafe_values(monkeypatch, env, value):
+    monkeypatch.setenv(env, value)
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_settings_come_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("RNTK_REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("RNTK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("RNTK_MAX_SEQUENCES", "12")
+    s = Settings()
+    assert (s.redis_url, s.data_dir, s.max_sequences) == ("redis://127.0.0.1:1/0", tmp_path, 12)
+    monkeypatch.setenv("RNTK_REDIS_URL", "")
+    assert Settings().redis_url is None
