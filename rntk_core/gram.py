@@ -120,7 +120,20 @@ def _one_direction(
     return ntk, nngp
 
 
+def _check_finite(kernel: np.ndarray) -> None:
+    """Refuse a result that left the float64 range (inputs of magnitude ~1e155 and up)."""
+    finite = np.isfinite(kernel)
+    if not finite.all():
+        row = int(np.argmin(finite.all(axis=1))) if kernel.ndim == 2 else int(np.argmin(finite))
+        raise ValueError(
+            f"X[{row}]: its kernel values exceed the float64 range; "
+            "rescale the sequences (for example to unit norm)"
+        )
+
+
 def _select(ntk: np.ndarray, nngp: np.ndarray, output: str) -> GramResult:
+    _check_finite(ntk)
+    _check_finite(nngp)
     if output == "ntk":
         return ntk
     if output == "nngp":

@@ -54,3 +54,11 @@ def test_relu_kernel_is_positively_homogeneous():
     K = gram(X, Z, params=RNTKParams(n_layers=2))
     Ks = gram([3.0 * x for x in X], [0.5 * z for z in Z], params=RNTKParams(n_layers=2))
     np.testing.assert_allclose(Ks, 1.5 * K, rtol=1e-13)
+
+
+def test_results_beyond_float64_are_refused_by_name():
+    """Kernels scale like |x|²: inputs near 1e200 have no float64 answer, and say so."""
+    with pytest.raises(ValueError, match=r"^X\[1\]: its kernel values exceed the float64 range"):
+        gram([np.ones(3), np.full(3, 1e200)])
+    with pytest.raises(ValueError, match=r"^X\[0\]: its kernel values exceed"):
+        gram_diagonal([np.full(2, 1e200)])
