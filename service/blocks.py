@@ -22,7 +22,7 @@ from rntk_core.tiling import block_bounds, tiled_gram
 
 from .cache import BlockCache
 from .hashing import BlockKey, Digest, block_key, params_digest, run_digest, sequence_digest
-from .library import check_finite
+from .library import overflow_error
 from .limits import DIRECTION_PASSES, cross_pair_steps, symmetric_pair_steps
 from .metrics import Metrics
 
@@ -98,21 +98,20 @@ class BlockGram:
         """(ntk, nngp) of gram(xs) or gram(xs, zs); with ``output`` "ntk" or "nngp" the other is a stand-in.
 
         `xs` and `zs` must be validated sequences (`rntk_core.sequences.as_sequences`).
-        Raises `InvalidInput` if a requested kernel is not finite (float64 overflow).
+        Raises `InvalidInput` if the kernel is not finite in float64 (enormous inputs).
         """
         kernels = KERNELS if output == "both" else (output,)
         req = _Request(params, params_digest(params), kernels, stats if stats is not None else CacheStats())
         for seq in xs + (zs or []):
             req.digests.setdefault(id(seq), sequence_digest(seq))
         self._prefetch(req, xs, zs)
-        ntk, nngp = tiled_gram(
-            xs, zs, params=params, output="both", block_size=self.block_size,
-            block_fn=lambda rows, cols: self._block(req, rows, cols),
-        )
-        for kernel, matrix in (("ntk", ntk), ("nngp", nngp)):
-            if kernel in kernels:
-                check_finite(matrix, xs + (zs or []))
-        return ntk, nngp
+        try:
+            return tiled_gram(
+                xs, zs, params=params, output="both", block_size=self.block_size,
+                block_fn=lambda rows, cols: self._block(req, rows, cols),
+            )
+        except OverflowError:
+            raise overflow_error(xs + (zs or [])) from None
 
     def gram_fn(self, stats: CacheStats):
         """A `gram(X, Z=None, *, params, output)` look-alike that goes through this cache."""
@@ -175,7 +174,10 @@ class BlockGram:
         req.stats.misses += 1
         self.metrics.cache_misses.inc()
         started = time.perf_counter()
-        ntk, nngp = gram(rows, cols, params=req.params, output="both")
+        try:
+            ntk, nngp = gram(rows, cols, params=req.params, output="both")
+        except ValueError as exc:  # sequences were validated: only a float64 overflow is left
+            raise OverflowError(str(exc)) from exc
         elapsed = time.perf_counter() - started
         steps = self._pair_steps(rows, cols, req.params)
         req.stats.pair_steps += steps
@@ -183,8 +185,7 @@ class BlockGram:
         self.metrics.compute_seconds.inc(elapsed)
         self.metrics.pair_steps.inc(steps)
         for kernel, matrix in (("ntk", ntk), ("nngp", nngp)):
-            if np.all(np.isfinite(matrix)):  # an overflowed block is refused, not remembered
-                self.cache.put(key.entry(kernel), encode_block(matrix.T if key.transposed else matrix))
+            self.cache.put(key.entry(kernel), encode_block(matrix.T if key.transposed else matrix))
         return ntk, nngp
 
     @staticmethod
