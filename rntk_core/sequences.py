@@ -12,7 +12,33 @@ from typing import Any, Iterable, Optional
 import numpy as np
 
 
-def as_sequences(batch: Any, name: str = "X", m: Optional[int] = None) -> list[np.ndarray]:
+class SequenceBatch(list):
+    """A list of sequences that `as_sequences` has already validated.
+
+    Passing it (or a slice of it) to any entry point again costs nothing: a
+    caller that validates a batch once and then computes it block by block
+    pays for validation once, not once per block. It cannot be changed; its
+    arrays must not be changed either.
+    """
+
+    m: int
+
+    def __init__(self, sequences: Iterable[np.ndarray], m: int) -> None:
+        super().__init__(sequences)
+        self.m = m
+
+    def __getitem__(self, index):  # type: ignore[override]
+        item = super().__getitem__(index)
+        return SequenceBatch(item, self.m) if isinstance(index, slice) else item
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a validated SequenceBatch cannot be changed; build a new one with as_sequences")
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _read_only
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only  # type: ignore[assignment]
+
+
+def as_sequences(batch: Any, name: str = "X", m: Optional[int] = None) -> SequenceBatch:
     """Validate a batch of sequences and return them as (T_i, m) float64 arrays.
 
     Parameters
@@ -24,6 +50,11 @@ def as_sequences(batch: Any, name: str = "X", m: Optional[int] = None) -> list[n
     m : int, optional
         Required feature dimension (to match another batch).
 
+    Returns
+    -------
+    SequenceBatch
+        The validated arrays; a `SequenceBatch` given here is returned as it is.
+
     Raises
     ------
     ValueError
@@ -31,6 +62,8 @@ def as_sequences(batch: Any, name: str = "X", m: Optional[int] = None) -> list[n
         non-numeric or non-finite values, or a feature dimension that differs
         from the rest of the batch.
     """
+    if isinstance(batch, SequenceBatch) and len(batch) and (m is None or batch.m == m):
+        return batch
     if isinstance(batch, np.ndarray):
         if batch.ndim not in (2, 3):
             raise ValueError(
@@ -54,7 +87,7 @@ def as_sequences(batch: Any, name: str = "X", m: Optional[int] = None) -> list[n
         out.append(seq)
     if not out:
         raise ValueError(f"{name}: the batch holds no sequences")
-    return out
+    return SequenceBatch(out, m)
 
 
 def _as_sequence(item: Any, where: str) -> np.ndarray:

@@ -52,3 +52,17 @@ def test_inputs_are_not_modified():
     before = x.copy()
     gram([x, x[:2]], params=RNTKParams(direction="bidirectional"))
     assert np.array_equal(x, before)
+
+
+def test_a_validated_batch_passes_again_untouched_and_stays_read_only():
+    batch = as_sequences([np.ones(3), np.zeros((2, 1))])
+    assert as_sequences(batch) is batch
+    assert as_sequences(batch[1:]) == [batch[1]]
+    assert type(batch[1:]) is type(batch) and batch[1:].m == 1
+    with pytest.raises(ValueError, match=r"^Z\[0\]: has m=1 features per step but the other batch has m=2"):
+        as_sequences(batch, "Z", m=2)
+    with pytest.raises(TypeError):
+        batch.append(np.ones(2))
+    with pytest.raises(TypeError):
+        batch[0] = np.ones(2)
+    assert np.array_equal(gram(batch), gram([np.ones(3), np.zeros(2)]))
