@@ -7,4 +7,5 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[service]'
 export RNTK_DATA_DIR="${RNTK_DATA_DIR:-$PWD/var}"
-exec .venv/bin/python -m uvicorn service.app:app --host "${RNTK_HOST:-127.0.0.1}" --port "${RNTK_PORT:-8000}" --workers "${RNTK_WORKERS:-1}"
+export PATH="$PWD/.venv/bin:$PATH"
+exec scripts/run-server.sh "$@"
