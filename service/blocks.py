@@ -1,27 +1,31 @@
 """Gram matrices assembled from cached blocks.
 
-`BlockGram.compute` hands `rntk_core.tiling.tiled_gram` a block function that
-looks each block up in the cache first and computes (then stores) only the
-missing ones. Every lookup the Gram will need is fetched in one round trip
-before assembly. A block is stored per kernel as raw little-endian float64
-bytes behind a small header giving its shape — never pickle — so a cache
-entry can be read by anything and cannot execute code.
+`BlockGram.compute` cuts the Gram into the blocks of `rntk_core.tiling`
+(fixed-size runs from the start of each batch, so an appended dataset keeps
+its earlier blocks), fetches every block it needs in one cache round trip,
+computes (then stores) only the missing ones, and writes the blocks straight
+into the matrices the request asked for: a symmetric Gram's lower blocks are
+the transposes of its upper ones, as `rntk_core.tiling.tiled_gram` assembles
+them, so the result is the library's bit for bit. A block is stored per kernel
+as raw little-endian float64 bytes behind a small header giving its shape —
+never pickle — so a cache entry can be read by anything and cannot execute code.
 """
 
 from __future__ import annotations
 
 import struct
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
 
 from rntk_core import RNTKParams, gram
-from rntk_core.tiling import block_bounds, tiled_gram
+from rntk_core.sequences import SequenceBatch, as_sequences
+from rntk_core.tiling import block_bounds
 
 from .cache import BlockCache
-from .hashing import BlockKey, Digest, block_key, params_digest, run_digest, sequence_digest
+from .hashing import BlockKey, Digest, block_key, params_digest, run_digest, sequence_digests
 from .library import overflow_error
 from .limits import DIRECTION_PASSES, cross_pair_steps, symmetric_pair_steps
 from .metrics import Metrics
@@ -67,16 +71,17 @@ class CacheStats:
         return {"blocks": self.blocks, "hits": self.hits, "misses": self.misses}
 
 
-@dataclass
-class _Request:
-    """State of one Gram assembly: digests by array identity and prefetched entries."""
+@dataclass(frozen=True)
+class _Tile:
+    """One block of the Gram: rows [r0, r1) by columns [c0, c1); ``mirror``: also fill its transpose."""
 
-    params: RNTKParams
-    params_digest: Digest
-    kernels: tuple[str, ...]
-    stats: CacheStats
-    digests: dict[int, Digest] = field(default_factory=dict)
-    fetched: dict[str, Optional[bytes]] = field(default_factory=dict)
+    r0: int
+    r1: int
+    c0: int
+    c1: int
+    diagonal: bool
+    mirror: bool
+    key: BlockKey
 
 
 class BlockGram:
@@ -89,107 +94,126 @@ class BlockGram:
 
     def compute(
         self,
-        xs: list[np.ndarray],
-        zs: Optional[list[np.ndarray]],
+        xs: SequenceBatch,
+        zs: Optional[SequenceBatch],
         params: RNTKParams,
         output: str,
         stats: Optional[CacheStats] = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(ntk, nngp) of gram(xs) or gram(xs, zs); with ``output`` "ntk" or "nngp" the other is a stand-in.
+        out: Optional[dict[str, np.ndarray]] = None,
+    ) -> dict[str, np.ndarray]:
+        """The kernels `output` names ("ntk", "nngp" or both) of gram(xs) or gram(xs, zs), by name.
 
-        `xs` and `zs` must be validated sequences (`rntk_core.sequences.as_sequences`).
+        `xs` and `zs` must be validated batches (`rntk_core.sequences.as_sequences`).
+        With `out` (kernel -> array of the Gram's shape) the kernels are written
+        there, e.g. straight into a response body, and `out` is returned.
         Raises `InvalidInput` if the kernel is not finite in float64 (enormous inputs).
         """
+        stats = stats if stats is not None else CacheStats()
         kernels = KERNELS if output == "both" else (output,)
-        req = _Request(params, params_digest(params), kernels, stats if stats is not None else CacheStats())
-        for seq in xs + (zs or []):
-            req.digests.setdefault(id(seq), sequence_digest(seq))
-        self._prefetch(req, xs, zs)
-        try:
-            return tiled_gram(
-                xs, zs, params=params, output="both", block_size=self.block_size,
-                block_fn=lambda rows, cols: self._block(req, rows, cols),
-            )
-        except OverflowError:
-            raise overflow_error(xs + (zs or [])) from None
+        tiles = self._tiles(xs, zs, params_digest(params))
+        names = [t.key.entry(k) for t in tiles for k in kernels]
+        fetched = dict(zip(names, self.cache.get_many(names), strict=True))
+        shape = (len(xs), len(xs) if zs is None else len(zs))
+        out = {k: np.empty(shape) for k in kernels} if out is None else out
+        cols = xs if zs is None else zs
+        for tile in tiles:
+            stats.blocks += 1
+            blocks = self._cached(tile.key, kernels, fetched)
+            if blocks is None:
+                blocks = self._computed(tile, xs, None if tile.diagonal else cols, params, kernels, stats)
+            else:
+                stats.hits += 1
+                self.metrics.cache_hits.inc()
+            for kernel, block in zip(kernels, blocks, strict=True):
+                out[kernel][tile.r0:tile.r1, tile.c0:tile.c1] = block
+                if tile.mirror:
+                    out[kernel][tile.c0:tile.c1, tile.r0:tile.r1] = block.T
+        return out
 
     def gram_fn(self, stats: CacheStats):
         """A `gram(X, Z=None, *, params, output)` look-alike that goes through this cache."""
 
         def fn(X, Z=None, *, params: RNTKParams, output: str = "ntk"):
-            ntk, nngp = self.compute(list(X), None if Z is None else list(Z), params, output, stats)
-            return {"ntk": ntk, "nngp": nngp, "both": (ntk, nngp)}[output]
+            xs = as_sequences(X, "X")
+            zs = None if Z is None else as_sequences(Z, "Z", m=xs.m)
+            found = self.compute(xs, zs, params, output, stats)
+            return (found["ntk"], found["nngp"]) if output == "both" else found[output]
 
         return fn
 
     # internals
 
-    def _side(self, req: _Request, seqs: Sequence[np.ndarray]) -> Digest:
-        digests = []
-        for s in seqs:
-            d = req.digests.get(id(s))
-            if d is None:  # not one of the arrays we hashed (tiling copied it): hash it now
-                d = req.digests[id(s)] = sequence_digest(s)
-            digests.append(d)
-        return run_digest(digests)
-
-    def _key(self, req: _Request, rows: Sequence[np.ndarray], cols: Optional[Sequence[np.ndarray]]) -> BlockKey:
-        return block_key(req.params_digest, self._side(req, rows), None if cols is None else self._side(req, cols))
-
-    def _prefetch(self, req: _Request, xs: list[np.ndarray], zs: Optional[list[np.ndarray]]) -> None:
-        """Fetch, in one call, every entry the assembly will ask for."""
+    def _tiles(self, xs: SequenceBatch, zs: Optional[SequenceBatch], params: Digest) -> list[_Tile]:
+        """Every block the Gram needs (on and above the diagonal when symmetric), with its cache key."""
         rows = block_bounds(len(xs), self.block_size)
         cols = rows if zs is None else block_bounds(len(zs), self.block_size)
-        names = []
+        row_runs = self._runs(xs, rows)
+        col_runs = row_runs if zs is None else self._runs(zs, cols)
+        tiles = []
         for a, (r0, r1) in enumerate(rows):
             for b, (c0, c1) in enumerate(cols):
                 if zs is None and b < a:
                     continue
-                other = None if zs is None and a == b else (xs if zs is None else zs)[c0:c1]
-                key = self._key(req, xs[r0:r1], other)
-                names.extend(key.entry(k) for k in req.kernels)
-        req.fetched = dict(zip(names, self.cache.get_many(names), strict=True))
-
-    def _lookup(self, req: _Request, key: BlockKey) -> Optional[tuple[np.ndarray, ...]]:
-        names = [key.entry(k) for k in req.kernels]
-        missing = [n for n in names if n not in req.fetched]
-        if missing:
-            req.fetched.update(zip(missing, self.cache.get_many(missing), strict=True))
-        try:
-            found = [decode_block(req.fetched[n]) for n in names if req.fetched[n] is not None]
-        except CorruptBlock:
-            return None
-        if len(found) != len(names):
-            return None
-        return tuple(m.T if key.transposed else m for m in found)
-
-    def _block(self, req: _Request, rows: list[np.ndarray], cols: Optional[list[np.ndarray]]):
-        key = self._key(req, rows, cols)
-        req.stats.blocks += 1
-        found = self._lookup(req, key)
-        if found is not None:
-            req.stats.hits += 1
-            self.metrics.cache_hits.inc()
-            return (found[0], found[-1]) if len(found) == 2 else (found[0], found[0])
-        req.stats.misses += 1
-        self.metrics.cache_misses.inc()
-        started = time.perf_counter()
-        try:
-            ntk, nngp = gram(rows, cols, params=req.params, output="both")
-        except ValueError as exc:  # sequences were validated: only a float64 overflow is left
-            raise OverflowError(str(exc)) from exc
-        elapsed = time.perf_counter() - started
-        steps = self._pair_steps(rows, cols, req.params)
-        req.stats.pair_steps += steps
-        req.stats.compute_seconds += elapsed
-        self.metrics.compute_seconds.inc(elapsed)
-        self.metrics.pair_steps.inc(steps)
-        for kernel, matrix in (("ntk", ntk), ("nngp", nngp)):
-            self.cache.put(key.entry(kernel), encode_block(matrix.T if key.transposed else matrix))
-        return ntk, nngp
+                diagonal = zs is None and a == b
+                key = block_key(params, row_runs[a], None if diagonal else col_runs[b])
+                tiles.append(_Tile(r0, r1, c0, c1, diagonal, zs is None and a != b, key))
+        return tiles
 
     @staticmethod
-    def _pair_steps(rows: list[np.ndarray], cols: Optional[list[np.ndarray]], params: RNTKParams) -> int:
+    def _runs(seqs: SequenceBatch, bounds: Sequence[tuple[int, int]]) -> list[Digest]:
+        """The digest of each block's run of sequences, from one digest per sequence."""
+        digests = sequence_digests(seqs)
+        return [run_digest(digests[lo:hi]) for lo, hi in bounds]
+
+    @staticmethod
+    def _cached(
+        key: BlockKey, kernels: tuple[str, ...], fetched: dict[str, Optional[bytes]]
+    ) -> Optional[list[np.ndarray]]:
+        """The block's matrices from the prefetched entries, or None if any is missing or corrupt."""
+        found = []
+        for kernel in kernels:
+            data = fetched[key.entry(kernel)]
+            if data is None:
+                return None
+            try:
+                matrix = decode_block(data)
+            except CorruptBlock:
+                return None
+            found.append(matrix.T if key.transposed else matrix)
+        return found
+
+    def _computed(
+        self,
+        tile: _Tile,
+        xs: SequenceBatch,
+        cols: Optional[SequenceBatch],
+        params: RNTKParams,
+        kernels: tuple[str, ...],
+        stats: CacheStats,
+    ) -> list[np.ndarray]:
+        """Compute a missing block (both kernels), store it, and return the kernels asked for."""
+        stats.misses += 1
+        self.metrics.cache_misses.inc()
+        rows = xs[tile.r0:tile.r1]
+        other = None if cols is None else cols[tile.c0:tile.c1]
+        started = time.perf_counter()
+        try:
+            ntk, nngp = gram(rows, other, params=params, output="both")
+        except ValueError:  # sequences were validated: only a float64 overflow is left
+            raise overflow_error(list(xs) + list(cols or [])) from None
+        elapsed = time.perf_counter() - started
+        steps = self._pair_steps(rows, other, params)
+        stats.pair_steps += steps
+        stats.compute_seconds += elapsed
+        self.metrics.compute_seconds.inc(elapsed)
+        self.metrics.pair_steps.inc(steps)
+        computed = {"ntk": ntk, "nngp": nngp}
+        for kernel, matrix in computed.items():
+            self.cache.put(tile.key.entry(kernel), encode_block(matrix.T if tile.key.transposed else matrix))
+        return [computed[k] for k in kernels]
+
+    @staticmethod
+    def _pair_steps(rows: Sequence[np.ndarray], cols: Optional[Sequence[np.ndarray]], params: RNTKParams) -> int:
         r = np.fromiter((s.shape[0] for s in rows), dtype=np.int64, count=len(rows))
         if cols is None:
             per_layer = symmetric_pair_steps(r)

@@ -12,7 +12,10 @@
         mean, std = rntk.predict(model.model_id, X_test, return_std=True)
 
 Sequences are given as a list of arrays of shape (T,) or (T, m), lengths free,
-or as one array of shape (N, T) or (N, T, m). Gram matrices travel as NumPy
+or as one array of shape (N, T) or (N, T, m). They travel as an ``.npz``
+request body (each batch as its concatenated steps and its lengths, the other
+fields as a small JSON entry: see `npz_request`), or as JSON with
+``RNTKClient(..., body_format="json")``. Gram matrices come back as NumPy
 ``.npy`` / ``.npz`` bytes (read with ``allow_pickle=False``), not as JSON text.
 
 Every failure raises `RNTKError` carrying the HTTP status, the service's error
@@ -26,19 +29,22 @@ from __future__ import annotations
 
 import email.utils
 import io
+import json
 import math
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Literal, Mapping, Optional, Union
 
 import httpx
 import numpy as np
 
-__all__ = ["RNTKClient", "RNTKError", "RNTKConnectionError", "RetryPolicy", "Model", "GramResult", "Prediction"]
+__all__ = ["RNTKClient", "RNTKError", "RNTKConnectionError", "RetryPolicy", "Model", "GramResult", "Prediction",
+           "npz_request"]
 
 NPY = "application/x-npy"
 NPZ = "application/x-npz"
+BodyFormat = Literal["npz", "json"]
 
 
 # Errors ------------------------------------------------------------------------
@@ -225,6 +231,57 @@ def _sequences(X: Any, name: str) -> list:
     return out
 
 
+def _batch_arrays(X: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A batch as (values, lengths): every sequence's steps concatenated, and each one's length.
+
+    Refuses here what the request could not carry or the service would refuse
+    anyway: a sequence of the wrong rank, non-finite values, or an m that differs
+    from the first sequence's.
+    """
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        if X.ndim not in (2, 3):
+            raise ValueError(f"{name}: an array batch must have shape (N, T) or (N, T, m), got {X.shape}")
+        arr = np.ascontiguousarray(X, dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1))
+        if bad.size:
+            raise ValueError(f"{name}[{bad[0]}]: contains NaN or infinite values")
+        n, t = arr.shape[:2]
+        return arr.reshape(n * t, *arr.shape[2:]), np.full(n, t, dtype=np.int64)
+    seqs: list[np.ndarray] = []
+    m: Optional[int] = None
+    for i, seq in enumerate(X):
+        arr = np.asarray(seq, dtype=np.float64)
+        if arr.ndim not in (1, 2):
+            raise ValueError(f"{name}[{i}]: a sequence must have shape (T,) or (T, m), got {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name}[{i}]: contains NaN or infinite values")
+        seq_m = 1 if arr.ndim == 1 else arr.shape[1]
+        if m is None:
+            m = seq_m
+        elif seq_m != m:
+            raise ValueError(f"{name}[{i}]: has m={seq_m} features per step but {name}[0] has m={m}")
+        seqs.append(arr)
+    lengths = np.array([s.shape[0] for s in seqs], dtype=np.int64)
+    if not seqs:
+        return np.zeros(0), lengths
+    if all(s.ndim == 1 for s in seqs):
+        return np.concatenate(seqs), lengths
+    return np.concatenate([s.reshape(s.shape[0], -1) for s in seqs]), lengths
+
+
+def npz_request(batches: Mapping[str, Any], fields: Mapping[str, Any]) -> bytes:
+    """An ``application/x-npz`` request body: each batch B (``"X"``, ``"Z"``) as ``B_values``
+    (float64 steps, concatenated) and ``B_lengths`` (int64), `fields` (the request's other
+    members, JSON-ready) as the UTF-8 JSON bytes of a uint8 ``request`` entry."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, X in batches.items():
+        arrays[f"{name}_values"], arrays[f"{name}_lengths"] = _batch_arrays(X, name)
+    arrays["request"] = np.frombuffer(json.dumps(dict(fields)).encode(), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
 def _plain(value: Any) -> Any:
     """NumPy arrays and scalars (labels, targets) as plain Python values for JSON."""
     if isinstance(value, np.ndarray):
@@ -267,6 +324,8 @@ class RNTKClient:
     headers : extra headers sent with every request (e.g. an API gateway's token)
     transport : an httpx transport (tests use ``httpx.MockTransport``)
     sleep : how to wait between attempts (tests pass a recorder)
+    body_format : how sequences are sent: ``"npz"`` (NumPy arrays, the default: several times
+        less to send and to parse) or ``"json"`` (lists of numbers)
     """
 
     def __init__(
@@ -279,7 +338,11 @@ class RNTKClient:
         headers: Optional[Mapping[str, str]] = None,
         transport: Optional[httpx.BaseTransport] = None,
         sleep: Callable[[float], None] = time.sleep,
+        body_format: BodyFormat = "npz",
     ) -> None:
+        if body_format not in ("npz", "json"):
+            raise ValueError(f"body_format: expected 'npz' or 'json', got {body_format!r}")
+        self.body_format = body_format
         self.retry = RetryPolicy() if retry is None else retry
         self._sleep = sleep
         self._http = httpx.Client(
@@ -312,13 +375,12 @@ class RNTKClient:
 
     def gram_result(self, X: Any, Z: Any = None, *, params: Any = None, output: str = "ntk") -> GramResult:
         """Like `gram`, with the shape and the block cache figures (hits, misses) of the answer."""
-        body: dict[str, Any] = {"X": _sequences(X, "X"), "output": output}
-        if Z is not None:
-            body["Z"] = _sequences(Z, "Z")
+        fields: dict[str, Any] = {"output": output}
         if params is not None:
-            body["params"] = _params(params)
+            fields["params"] = _params(params)
         accept = NPZ if output == "both" else NPY
-        response = self._request("POST", "/gram", json=body, headers={"Accept": accept})
+        batches = {"X": X} if Z is None else {"X": X, "Z": Z}
+        response = self._request("POST", "/gram", **self._body(batches, fields, {"Accept": accept}))
         media = response.headers.get("content-type", "").split(";")[0].strip()
         arrays: dict[str, np.ndarray]
         if media == NPY:
@@ -346,11 +408,10 @@ class RNTKClient:
         task: str = "regression",
     ) -> Model:
         """Fit kernel ridge regression (or classification with ``task="classification"``) and store it."""
-        body: dict[str, Any] = {"X": _sequences(X, "X"), "y": _plain(y), "ridge": _plain(ridge),
-                                "kernel": kernel, "task": task}
+        fields: dict[str, Any] = {"y": _plain(y), "ridge": _plain(ridge), "kernel": kernel, "task": task}
         if params is not None:
-            body["params"] = _params(params)
-        data = self._request("POST", "/krr/fit", json=body).json()
+            fields["params"] = _params(params)
+        data = self._request("POST", "/krr/fit", **self._body({"X": X}, fields)).json()
         return Model(client=self, model_id=data["model_id"], ridge=data["ridge"], n_train=data["n_train"],
                      kernel=data["kernel"], task=data["task"], classes=data.get("classes"),
                      loo=data.get("loo"), cache=data.get("cache") or {})
@@ -362,8 +423,8 @@ class RNTKClient:
 
     def predict_result(self, model_id: str, X: Any, *, return_std: bool = False) -> Prediction:
         """Like `predict`, with the class scores of a classifier and the block cache figures."""
-        body = {"model_id": model_id, "X": _sequences(X, "X"), "return_std": bool(return_std)}
-        data = self._request("POST", "/krr/predict", json=body).json()
+        fields = {"model_id": model_id, "return_std": bool(return_std)}
+        data = self._request("POST", "/krr/predict", **self._body({"X": X}, fields)).json()
         as_array = lambda v: None if v is None else np.asarray(v)  # noqa: E731
         return Prediction(predictions=np.asarray(data["predictions"]), scores=as_array(data.get("scores")),
                           std=as_array(data.get("std")), cache=data.get("cache") or {})
@@ -396,6 +457,14 @@ class RNTKClient:
         return response.json()
 
     # transport
+
+    def _body(self, batches: Mapping[str, Any], fields: Mapping[str, Any],
+              headers: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
+        """The httpx arguments sending `batches` and `fields` in the client's body format."""
+        if self.body_format == "json":
+            body = {**fields, **{name: _sequences(X, name) for name, X in batches.items()}}
+            return {"json": body, "headers": dict(headers or {})}
+        return {"content": npz_request(batches, fields), "headers": {**dict(headers or {}), "Content-Type": NPZ}}
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send, retrying as the policy says; the successful answer, or `RNTKError`."""

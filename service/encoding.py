@@ -3,12 +3,15 @@
 A 2000×2000 Gram is 32 MB of float64 and about 80 MB of JSON text; clients
 that ask for ``Accept: application/x-npy`` get the raw array (``.npz`` when
 the answer holds several), with the shape and cache figures in headers.
+`MatrixAnswer` allocates the matrices of an answer for its format: a single
+``.npy`` matrix lives inside the response body itself, so the Gram is
+assembled where it will be sent from, with no copy in between.
 """
 
 from __future__ import annotations
 
 import io
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import orjson
@@ -72,6 +75,39 @@ def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **{k: np.ascontiguousarray(v) for k, v in arrays.items()})
     return buf.getvalue()
+
+
+def npy_body(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """An uninitialised ``.npy`` file of a float64 array of `shape`, and that array inside it (a view).
+
+    Returns ``(body, array)``: `body` is the whole file as uint8, ready to send
+    once `array` has been filled.
+    """
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": tuple(shape)})
+    size = header.tell()
+    body = np.empty(size + 8 * int(np.prod(shape)), dtype=np.uint8)
+    body[:size] = np.frombuffer(header.getbuffer(), dtype=np.uint8)
+    return body, body[size:].view("<f8").reshape(shape)
+
+
+class MatrixAnswer:
+    """The matrices of one answer (name -> array, to be filled), allocated for the answer's format."""
+
+    def __init__(self, names: Sequence[str], shape: tuple[int, int], media_type: str) -> None:
+        self.media_type = media_type
+        self._npy: Optional[np.ndarray] = None
+        if media_type == NPY and len(names) == 1:
+            self._npy, array = npy_body(shape)
+            self.matrices = {names[0]: array}
+        else:
+            self.matrices = {name: np.empty(shape) for name in names}
+
+    def response(self, meta: Mapping[str, Any]) -> Response:
+        """The answer, once the matrices are filled, with `meta` (see `matrices_response`)."""
+        if self._npy is not None:
+            return Response(memoryview(self._npy), media_type=NPY, headers=_meta_headers(meta))
+        return matrices_response(self.matrices, meta, self.media_type)
 
 
 def matrices_response(

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from rntk_core import RNTKParams
 from starlette.responses import Response
 
-from .blocks import BlockGram, CacheStats
-from .encoding import matrices_response
+from .blocks import KERNELS, BlockGram, CacheStats
+from .encoding import MatrixAnswer
 from .library import feature_dim, to_params, to_sequences
 from .limits import check_request, pair_steps
 from .schemas import GramRequest
@@ -46,10 +46,9 @@ class GramService:
         """Validate the sequences, assemble the Gram, encode the answer (runs in a compute slot)."""
         req = job.request
         xs = to_sequences(req.X, "X")
-        zs = None if req.Z is None else to_sequences(req.Z, "Z", m=xs[0].shape[1])
+        zs = None if req.Z is None else to_sequences(req.Z, "Z", m=xs.m)
+        shape = (len(xs), len(xs if zs is None else zs))
+        answer = MatrixAnswer(KERNELS if req.output == "both" else (req.output,), shape, media_type)
         stats = CacheStats()
-        ntk, nngp = self.blocks.compute(xs, zs, job.params, req.output, stats)
-        kernels = ("ntk", "nngp") if req.output == "both" else (req.output,)
-        matrices = {k: m for k, m in (("ntk", ntk), ("nngp", nngp)) if k in kernels}
-        meta = {"shape": list(ntk.shape), "cache": stats.as_dict()}
-        return matrices_response(matrices, meta, media_type)
+        self.blocks.compute(xs, zs, job.params, req.output, stats, out=answer.matrices)
+        return answer.response({"shape": list(shape), "cache": stats.as_dict()})

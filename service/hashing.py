@@ -30,6 +30,7 @@ Digest = bytes
 
 _SEQ_PREFIX = hashlib.sha256(b"seq:<f8:")
 _SHAPE = struct.Struct("<QQ")
+_LE_F8 = np.dtype("<f8")
 
 
 def sequence_digest(seq: np.ndarray) -> Digest:
@@ -41,6 +42,29 @@ def sequence_digest(seq: np.ndarray) -> Digest:
     h.update(_SHAPE.pack(*arr.shape))
     h.update(arr)
     return h.digest()
+
+
+def sequence_digests(seqs: Sequence[np.ndarray]) -> list[Digest]:
+    """`sequence_digest` of every sequence of a batch, in one pass.
+
+    The same digests, at less cost per sequence: the hash state after the
+    prefix and shape is prepared once per distinct shape, and arrays already
+    C-contiguous little-endian float64 are hashed in place.
+    """
+    prepared: dict[tuple[int, ...], "hashlib._Hash"] = {}
+    out: list[Digest] = []
+    for seq in seqs:
+        arr = seq if seq.dtype == _LE_F8 and seq.flags.c_contiguous else np.ascontiguousarray(seq, dtype=_LE_F8)
+        base = prepared.get(arr.shape)
+        if base is None:
+            if arr.ndim != 2:
+                raise ValueError(f"sequence_digests: expected (T, m) arrays, got shape {arr.shape}")
+            base = prepared[arr.shape] = _SEQ_PREFIX.copy()
+            base.update(_SHAPE.pack(*arr.shape))
+        h = base.copy()
+        h.update(arr)
+        out.append(h.digest())
+    return out
 
 
 def run_digest(digests: Sequence[Digest]) -> Digest:

@@ -9,13 +9,14 @@ the validation errors of the request schema.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 from typing import Any, Iterator, Optional
 
 import numpy as np
 
 from rntk_core import RNTKParams
-from rntk_core.sequences import as_sequences
+from rntk_core.sequences import SequenceBatch, as_sequences
 
 from .errors import InvalidInput
 
@@ -43,14 +44,59 @@ def to_params(given: dict[str, Any]) -> RNTKParams:
         return RNTKParams.from_dict(given)
 
 
-def to_sequences(batch: Any, name: str, m: Optional[int] = None) -> list[np.ndarray]:
-    """Validated (T_i, m) float64 arrays from a request batch."""
+def to_sequences(batch: Any, name: str, m: Optional[int] = None) -> SequenceBatch:
+    """Validated (T_i, m) float64 arrays from a request batch.
+
+    A batch of plain lists of numbers (m = 1, the common case) is converted in
+    one vectorised pass; anything else, and every batch that fails a check,
+    goes through `rntk_core.sequences.as_sequences`, whose errors name the
+    sequence at fault. A `SequenceBatch` (an npz body) passes through.
+    """
+    if isinstance(batch, SequenceBatch):
+        if m is not None and batch.m != m:
+            raise InvalidInput(f"body.{name}_values: has m={batch.m} features per step but the other batch has m={m}")
+    elif m in (None, 1):
+        flat = _numbers_batch(batch)
+        if flat is not None:
+            return flat
     with library_errors():
         return as_sequences(batch, name, m=m)
 
 
-def feature_dim(batch: list) -> int:
+def _numbers_batch(batch: Any) -> Optional[SequenceBatch]:
+    """The m = 1 batch of a list of non-empty lists of finite numbers (as the request schema
+    validated them), or None when the batch is anything else."""
+    if not isinstance(batch, list) or not batch:
+        return None
+    lengths = np.fromiter((len(s) if isinstance(s, list) else 0 for s in batch), dtype=np.int64, count=len(batch))
+    if lengths.min() < 1:
+        return None
+    try:
+        values = np.fromiter(itertools.chain.from_iterable(batch), dtype=np.float64, count=int(lengths.sum()))
+    except (TypeError, ValueError):  # a step is a list (m > 1, or mixed): the general path
+        return None
+    if not np.isfinite(values).all():
+        return None
+    return split_batch(values.reshape(-1, 1), lengths)
+
+
+def split_batch(values: np.ndarray, lengths: np.ndarray) -> SequenceBatch:
+    """The batch whose sequences are consecutive runs of `lengths` rows of `values`, as views.
+
+    `values` must be a C-contiguous (sum of lengths, m) float64 array of finite
+    values and every length >= 1: `SequenceBatch` trusts its contents. The
+    array is made read-only, since the batch's sequences must never change.
+    """
+    values.flags.writeable = False
+    ends = np.cumsum(lengths).tolist()
+    starts = [0, *ends[:-1]]
+    return SequenceBatch([values[a:b] for a, b in zip(starts, ends)], values.shape[1])
+
+
+def feature_dim(batch: Any) -> int:
     """m of a raw batch, read from its first sequence (1 for a list of numbers)."""
+    if isinstance(batch, SequenceBatch):
+        return batch.m
     first = batch[0] if batch else None
     if isinstance(first, list) and first and isinstance(first[0], list):
         return len(first[0])

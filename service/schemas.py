@@ -5,13 +5,18 @@ be JSON numbers (not "1.5", not true), non-finite values are refused, and
 integers stay integers. Validation errors name the field (``body.X[3][0]``);
 the handler in `service.app` formats them. Response models document the
 answers in the OpenAPI schema, with a working example for each endpoint.
+
+A request model's ``BATCHES`` names its batches of sequences: they may also
+arrive as arrays in an ``application/x-npz`` body (`service.npz_body`), the
+other fields then as the JSON object that `options_model` validates.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional, Union
+from functools import lru_cache
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, create_model
 
 from rntk_core.params import MAX_LAYERS
 
@@ -78,6 +83,8 @@ class GramRequest(BaseModel):
         {"X": [[[0.1, 1.0], [0.5, -1.0]], [[1.0, 0.0]]], "Z": [[[0.2, 0.3]]], "output": "ntk"},
     )
 
+    BATCHES: ClassVar[tuple[str, ...]] = ("X", "Z")
+
     X: Batch
     Z: Optional[Batch] = Field(None, description="Second batch; omitted: the symmetric Gram of X.")
     params: ParamsIn = Field(default_factory=ParamsIn)
@@ -96,6 +103,15 @@ class GramResponse(BaseModel):
     nngp: Optional[list[list[float]]] = Field(None, description="Present when output is nngp or both.")
     shape: Annotated[list[int], Field(min_length=2, max_length=2)]
     cache: CacheInfo
+
+
+@lru_cache(maxsize=None)
+def options_model(model: type[BaseModel]) -> type[BaseModel]:
+    """`model` without its ``BATCHES``: the same fields, checks and defaults, equally strict and closed."""
+    batches = getattr(model, "BATCHES", ())
+    fields: dict[str, Any] = {name: (info.annotation, info) for name, info in model.model_fields.items()
+                              if name not in batches}
+    return create_model(f"{model.__name__}Options", __config__=_strict(), **fields)
 
 
 # /krr -------------------------------------------------------------------------
@@ -118,6 +134,8 @@ class FitRequest(BaseModel):
         {"X": [[0.1, 0.5], [1.0, 0.2, 0.4], [-0.3, -0.1], [-1.0, -0.2]], "y": ["up", "up", "down", "down"],
          "ridge": "auto", "kernel": "nngp", "task": "classification"},
     )
+
+    BATCHES: ClassVar[tuple[str, ...]] = ("X",)
 
     X: Batch
     y: Targets = Field(description="Regression: N numbers or N lists of outputs. Classification: N labels.")
@@ -161,6 +179,8 @@ class PredictRequest(BaseModel):
     model_config = _strict(
         {"model_id": "q3V9mXyJ0d2r7iL1pYbTt8kQwE5cNfHa", "X": [[0.2, 0.4, -0.1]], "return_std": False},
     )
+
+    BATCHES: ClassVar[tuple[str, ...]] = ("X",)
 
     model_id: Annotated[str, Field(min_length=1, max_length=128)]
     X: Batch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from typing import Optional
 
 import numpy as np
@@ -50,3 +51,29 @@ def load_npy(content: bytes) -> np.ndarray:
 def load_npz(content: bytes) -> dict[str, np.ndarray]:
     with np.load(io.BytesIO(content), allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
+
+
+def npz(**arrays: np.ndarray) -> bytes:
+    """An ``np.savez`` archive of `arrays` (uncompressed)."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def request_entry(fields: dict) -> np.ndarray:
+    """The ``request`` entry of an npz body: the UTF-8 JSON bytes of `fields` as uint8."""
+    return np.frombuffer(json.dumps(fields).encode(), dtype=np.uint8)
+
+
+def npz_body(batches: dict[str, list], fields: Optional[dict] = None) -> bytes:
+    """An npz request body for `batches` (name -> list of sequences) and the other `fields`."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, seqs in batches.items():
+        arrays[f"{name}_values"] = np.concatenate([np.asarray(s, dtype=np.float64) for s in seqs])
+        arrays[f"{name}_lengths"] = np.array([len(s) for s in seqs], dtype=np.int64)
+    if fields is not None:
+        arrays["request"] = request_entry(fields)
+    return npz(**arrays)
+
+
+NPZ_HEADERS = {"Content-Type": "application/x-npz"}

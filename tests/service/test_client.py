@@ -1,8 +1,10 @@
-"""`service.client.RNTKClient`: against a real uvicorn, and its retry policy on a mock transport.
+"""`service.client.RNTKClient`: against a real uvicorn, and its bodies and retry policy on a mock transport.
 
 The live tests share one `uvicorn service.app:app` on the embedded default (no
 Redis), as ``scripts/serve.sh`` runs it, with one compute slot and no queue
-so that a 503 with ``Retry-After`` can be provoked. The retry tests put
+so that a 503 with ``Retry-After`` can be provoked; the Gram and kernel ridge
+tests run once with npz request bodies (the default) and once with JSON. The
+mock-transport tests check what the client sends. The retry tests put
 ``httpx.MockTransport`` under the client to script 503s, dates and dropped
 connections, and record the waits instead of sleeping.
 """
@@ -10,6 +12,7 @@ connections, and record the waits instead of sleeping.
 from __future__ import annotations
 
 import email.utils
+import json
 import threading
 import time
 from pathlib import Path
@@ -24,7 +27,7 @@ from service.client import Model, RetryPolicy, RNTKClient, RNTKConnectionError, 
 from service.encoding import npy_bytes, npz_bytes
 
 from .conftest import ServiceProcess
-from .helpers import assert_matches_core, batch
+from .helpers import assert_matches_core, batch, load_npz
 
 BLOCK = 4
 
@@ -44,13 +47,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]
 
 
 @pytest.fixture
-def rntk(server: ServiceProcess) -> Iterator[RNTKClient]:
-    with RNTKClient(server.url, timeout=60) as client:
+def rntk(request: pytest.FixtureRequest, server: ServiceProcess) -> Iterator[RNTKClient]:
+    """A client with the default body format (npz), or the one a test's ``indirect`` parameter names."""
+    with RNTKClient(server.url, timeout=60, body_format=getattr(request, "param", "npz")) as client:
         yield client
+
+
+BOTH_FORMATS = pytest.mark.parametrize("rntk", ["npz", "json"], indirect=True)
 
 
 # Against the real service -------------------------------------------------------
 
+@BOTH_FORMATS
 def test_gram_returns_the_librarys_matrices_as_arrays(rntk):
     X = [np.asarray(s) for s in batch(9, seed=70, m=2)]
     Z = batch(3, seed=71, m=2)
@@ -66,12 +74,14 @@ def test_gram_returns_the_librarys_matrices_as_arrays(rntk):
     assert again.cache == {"blocks": 6, "hits": 6, "misses": 0}
 
 
+@BOTH_FORMATS
 def test_an_array_batch_is_a_batch_of_sequences(rntk):
     X = np.random.default_rng(72).normal(size=(5, 7))
     assert np.array_equal(rntk.gram(X), rntk.gram(list(X)))
     assert_matches_core(rntk.gram(X[:, :, None]), X.tolist(), block_size=BLOCK)
 
 
+@BOTH_FORMATS
 def test_fit_returns_a_handle_that_predicts_like_the_library(rntk):
     X, Xt = batch(12, seed=73), batch(4, seed=74)
     y = np.array([float(np.sum(s)) for s in X])
@@ -88,6 +98,7 @@ def test_fit_returns_a_handle_that_predicts_like_the_library(rntk):
     assert model.info()["metadata"]["n_train"] == 12
 
 
+@BOTH_FORMATS
 def test_classification_labels_and_scores(rntk):
     X, Xt = batch(14, seed=75, m=2), batch(5, seed=76, m=2)
     labels = np.array(["up" if np.mean(s) > 0 else "down" for s in X])
@@ -100,7 +111,7 @@ def test_classification_labels_and_scores(rntk):
     assert result.std is None and set(result.cache) == {"blocks", "hits", "misses"}
 
 
-def test_errors_carry_the_services_status_code_and_message(rntk):
+def test_errors_carry_the_services_status_code_and_message(server, rntk):
     X = batch(4, seed=77)
     model = rntk.fit(X, [1.0, 2.0, 3.0, 4.0], ridge=0.1)
     model.delete()
@@ -108,9 +119,14 @@ def test_errors_carry_the_services_status_code_and_message(rntk):
         model.predict(X)
     assert gone.value.status_code == 404 and gone.value.code == "model_not_found"
     assert model.model_id in gone.value.message
-    with pytest.raises(RNTKError) as mixed:
-        rntk.gram([[1.0, 2.0], [[1.0, 2.0], [3.0, 4.0]]])
+    with pytest.raises(RNTKError) as empty:
+        rntk.gram([[1.0, 2.0], []])
+    assert empty.value.status_code == 422 and empty.value.message.startswith("body.X_lengths[1]")
+    with RNTKClient(server.url, body_format="json") as as_json, pytest.raises(RNTKError) as mixed:
+        as_json.gram([[1.0, 2.0], [[1.0, 2.0], [3.0, 4.0]]])
     assert mixed.value.status_code == 422 and mixed.value.message.startswith("body.X[1]")
+    with pytest.raises(ValueError, match=r"X\[1\]: has m=2 features per step but X\[0\] has m=1"):
+        rntk.gram([[1.0, 2.0], [[1.0, 2.0], [3.0, 4.0]]])  # an npz body cannot carry it
     with pytest.raises(RNTKError) as bad:
         rntk.gram(X, params={"sigma_v": 0})
     assert bad.value.status_code == 422 and "sigma_v" in bad.value.message and bad.value.errors
@@ -290,3 +306,65 @@ def test_the_client_module_needs_neither_the_app_nor_the_kernels():
     source = Path(__import__("service.client").client.__file__).read_text()
     imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
     assert not [line for line in imports if "service" in line or "rntk_core" in line or "fastapi" in line]
+
+
+def _recording(answer: Callable[[httpx.Request], httpx.Response]):
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answer(request)
+
+    return httpx.MockTransport(handler), seen
+
+
+def _fit_answer(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"model_id": "m" * 32, "ridge": 0.1, "n_train": 2, "kernel": "ntk",
+                                     "task": "regression", "classes": None, "loo": None, "cache": {}})
+
+
+def test_requests_are_npz_bodies_by_default():
+    transport, seen = _recording(_matrix)
+    client = RNTKClient("http://rntk.test", transport=transport)
+    X = [np.array([1.0, 2.0, 3.0]), np.array([4.0, 5.0])]
+    Z = np.arange(12.0).reshape(2, 3, 2)
+    client.gram(X, params={"sigma_b": 0.1})
+    client.gram([np.zeros((2, 2)), np.ones((1, 2))], Z, output="nngp")
+    first, second = (load_npz(r.content) for r in seen)
+    assert all(r.headers["content-type"] == "application/x-npz" for r in seen)
+    assert set(first) == {"X_values", "X_lengths", "request"}
+    assert np.array_equal(first["X_values"], [1.0, 2.0, 3.0, 4.0, 5.0]) and first["X_values"].dtype == np.float64
+    assert np.array_equal(first["X_lengths"], [3, 2]) and first["X_lengths"].dtype == np.int64
+    assert first["request"].dtype == np.uint8
+    assert json.loads(first["request"].tobytes()) == {"output": "ntk", "params": {"sigma_b": 0.1}}
+    assert second["X_values"].shape == (3, 2) and np.array_equal(second["X_lengths"], [2, 1])
+    assert np.array_equal(second["Z_values"], Z.reshape(6, 2)) and np.array_equal(second["Z_lengths"], [3, 3])
+    transport, seen = _recording(_fit_answer)
+    client = RNTKClient("http://rntk.test", transport=transport)
+    client.fit(X, np.array([1.0, 2.0]), ridge=0.1)
+    fit = load_npz(seen[0].content)
+    assert np.array_equal(fit["X_lengths"], [3, 2])
+    assert json.loads(fit["request"].tobytes()) == {"y": [1.0, 2.0], "ridge": 0.1, "kernel": "ntk",
+                                                    "task": "regression"}
+
+
+def test_json_bodies_on_request():
+    transport, seen = _recording(_matrix)
+    client = RNTKClient("http://rntk.test", transport=transport, body_format="json")
+    client.gram([[1.0, 2.0], [3.0]], output="ntk")
+    assert seen[0].headers["content-type"] == "application/json"
+    assert json.loads(seen[0].content) == {"X": [[1.0, 2.0], [3.0]], "output": "ntk"}
+    with pytest.raises(ValueError, match="body_format"):
+        RNTKClient("http://rntk.test", body_format="xml")  # type: ignore[arg-type]
+
+
+def test_batches_the_service_could_not_take_are_refused_before_sending():
+    transport, seen = _recording(_matrix)
+    client = RNTKClient("http://rntk.test", transport=transport)
+    for bad, message in (([[1.0], [np.inf]], r"X\[1\]: contains NaN"),
+                         (np.array([[1.0, np.nan]]), r"X\[0\]: contains NaN"),
+                         ([np.zeros((2, 2, 2))], r"X\[0\]: a sequence must have shape"),
+                         (np.zeros(3), r"X: an array batch must have shape")):
+        with pytest.raises(ValueError, match=message):
+            client.gram(bad)
+    assert not seen

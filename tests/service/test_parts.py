@@ -6,6 +6,7 @@ import asyncio
 import threading
 
 import numpy as np
+import orjson
 import pytest
 from hypothesis import given, settings as hyp_settings
 from hypothesis import strategies as st
@@ -15,13 +16,17 @@ from rntk_core import RNTKParams
 from service.blocks import CorruptBlock, decode_block, encode_block
 from service.cache import MemoryBlockCache
 from service.compute import ComputeSlots
-from service.encoding import JSON, NPY, NPZ, negotiate
-from service.errors import ModelNotFound, Overloaded, StoreUnavailable
-from service.hashing import block_key, params_digest, run_digest, sequence_digest
+from rntk_core.sequences import SequenceBatch, as_sequences
+from service.encoding import JSON, NPY, NPZ, MatrixAnswer, negotiate
+from service.errors import InvalidInput, ModelNotFound, Overloaded, StoreUnavailable
+from service.hashing import block_key, params_digest, run_digest, sequence_digest, sequence_digests
+from service.library import split_batch, to_sequences
 from service.limits import cross_pair_steps, symmetric_pair_steps
 from service.models_store import DirectoryModelStore, FallbackCopies, is_model_id, new_model_id
 from service.retry import CircuitBreaker
 from service.settings import Settings
+
+from .helpers import load_npy, load_npz
 
 
 def test_sequence_digest_depends_on_values_shape_only():
@@ -32,6 +37,69 @@ def test_sequence_digest_depends_on_values_shape_only():
     b = a.copy()
     b[2, 1] += 1e-12
     assert sequence_digest(a) != sequence_digest(b)
+
+
+def test_batch_digests_are_the_per_sequence_digests():
+    rng = np.random.default_rng(0)
+    seqs = [rng.normal(size=(t, 2)) for t in (3, 5, 3, 1)]
+    odd = [np.asfortranarray(rng.normal(size=(4, 3)))[:, :2], rng.normal(size=(2, 2)).astype(">f8")]
+    batch = seqs + odd
+    assert sequence_digests(batch) == [sequence_digest(s) for s in batch]
+    flat = split_batch(np.concatenate(seqs), np.array([3, 5, 3, 1]))
+    assert sequence_digests(flat) == [sequence_digest(s) for s in seqs]
+    with pytest.raises(ValueError, match="expected"):
+        sequence_digests([np.zeros(3)])
+
+
+def test_split_batch_is_read_only_views_of_the_values():
+    values = np.arange(12, dtype=np.float64).reshape(6, 2)
+    batch = split_batch(values, np.array([1, 3, 2]))
+    assert isinstance(batch, SequenceBatch) and batch.m == 2
+    assert [s.shape for s in batch] == [(1, 2), (3, 2), (2, 2)]
+    assert all(np.shares_memory(s, values) and s.flags.c_contiguous and not s.flags.writeable for s in batch)
+    assert as_sequences(batch) is batch
+
+
+@pytest.mark.parametrize("batch,m", [
+    ([[0.5, 1.0, -2.0], [3.0], [1, 2]], None),
+    ([[[0.5, 1.0], [1.0, 2.0]], [[3.0, 4.0]]], None),
+    ([[0.5, 1.0], [[1.0], [2.0]]], None),
+    ([[0.5, 1.0], [2.0]], 1),
+])
+def test_json_batches_convert_as_the_library_does(batch, m):
+    fast, reference = to_sequences(batch, "X", m=m), as_sequences(batch, "X", m=m)
+    assert isinstance(fast, SequenceBatch) and fast.m == reference.m
+    assert all(np.array_equal(a, b) and a.dtype == b.dtype and a.shape == b.shape for a, b in zip(fast, reference))
+    assert sequence_digests(fast) == sequence_digests(reference)
+
+
+def test_json_batches_that_fail_are_named_by_the_library():
+    with pytest.raises(InvalidInput, match=r"^body\.X\[1\]: has m=2"):
+        to_sequences([[1.0, 2.0], [[1.0, 2.0]]], "X")
+    with pytest.raises(InvalidInput, match=r"^body\.Z\[0\]: has m=1"):
+        to_sequences([[1.0, 2.0]], "Z", m=2)
+    with pytest.raises(InvalidInput, match=r"^body\.Z_values: has m=2"):
+        to_sequences(split_batch(np.zeros((2, 2)), np.array([2])), "Z", m=1)
+
+
+@pytest.mark.parametrize("media_type,names", [(NPY, ("ntk",)), (NPY, ("ntk", "nngp")), (NPZ, ("nngp",)),
+                                              (JSON, ("ntk",))])
+def test_matrix_answers_hold_what_was_written(media_type, names):
+    answer = MatrixAnswer(names, (3, 4), media_type)
+    for i, name in enumerate(names):
+        answer.matrices[name][...] = np.arange(12).reshape(3, 4) + i
+    response = answer.response({"shape": [3, 4], "cache": {"hits": 1}})
+    body = bytes(response.body)
+    if media_type == JSON:
+        decoded = {k: np.array(v) for k, v in orjson.loads(body).items() if k in names}
+    elif len(names) == 1 and media_type == NPY:
+        assert response.media_type == NPY and response.headers["x-rntk-shape"] == "3,4"
+        assert response.headers["content-length"] == str(len(body))
+        decoded = {names[0]: load_npy(body)}
+    else:
+        decoded = load_npz(body)
+    for i, name in enumerate(names):
+        assert np.array_equal(decoded[name], np.arange(12).reshape(3, 4) + i)
 
 
 def test_block_keys_are_canonical_for_both_orders_and_distinguish_diagonal_blocks():

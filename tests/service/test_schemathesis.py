@@ -2,7 +2,8 @@
 
 Generated requests must never get a 5xx, and every answer must match the
 schema the service publishes (status codes, content types, bodies). Bounded
-example counts keep the run short.
+example counts keep the run short. ``application/x-npz`` bodies come from
+`npz_strategies.npz_bodies`: valid archives and broken ones.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 
 from .conftest import make_settings
+from .npz_strategies import npz_bodies
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
 
@@ -34,6 +36,7 @@ atexit.register(shutil.rmtree, _data, ignore_errors=True)
 # generated batches are small, but n_layers up to 64 with long sequences still adds up: cap the work
 app = create_app(make_settings(_data, max_pair_steps=2_000_000, max_length=2_000))
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+schemathesis.openapi.media_type("application/x-npz", npz_bodies())
 
 # Random model ids are never found; predictions and model lookups also need a model that exists.
 _seed = TestClient(app).post("/krr/fit", json={"X": [[0.1, 0.5, -0.3], [1.0, 0.2], [0.3, -0.1]],
