@@ -36,10 +36,10 @@ def main(argv=None) -> int:
         import matplotlib  # noqa: F401
         import sklearn  # noqa: F401
         import tqdm  # noqa: F401
+        from threadpoolctl import threadpool_limits
     except ImportError as exc:
         print(f"missing the experiments extra ({exc.name}): pip install -e '.[experiments]'", file=sys.stderr)
         return 2
-    from threadpoolctl import threadpool_limits
 
     # Small dense solves run fastest single-threaded; the RNTK core keeps its own threads.
     threadpool_limits(1)

@@ -36,7 +36,7 @@ from rntk_core import RNTKParams, gram
 from rntk_core.datasets import load_ts, unit_norm
 
 from . import kernels
-from .common import DATA, Stopwatch, environment, progress, section_seed, stamp
+from .common import DATA, Stopwatch, environment, progress, rntk_grid, section_seed, stamp
 from .ridge import centred_one_hot, cv_ridge_scores, fit_predict_kernelridge, ridge_path
 
 DATASETS = ("GunPoint", "ItalyPowerDemand", "BasicMotions", "JapaneseVowels")
@@ -127,13 +127,8 @@ def stratified_folds(codes: np.ndarray, n_folds: int, seed: int) -> list[tuple[n
 
 
 def rntk_family(data: Data, grid: dict) -> Iterator[tuple[dict, np.ndarray]]:
-    for sw in grid["sigma_w"]:
-        for su in grid["sigma_u"]:
-            for sb in grid["sigma_b"]:
-                for sh in grid["sigma_h"]:
-                    params = RNTKParams(sigma_w=sw, sigma_u=su, sigma_b=sb, sigma_h=sh)
-                    yield ({"sigma_w": sw, "sigma_u": su, "sigma_b": sb, "sigma_h": sh},
-                           gram(data.series, params=params))
+    for hyper, params in rntk_grid(grid):
+        yield hyper, gram(data.series, params=params)
 
 
 def mlp_family(data: Data, grid: dict) -> Iterator[tuple[dict, np.ndarray]]:

@@ -13,9 +13,11 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
+
+from rntk_core import RNTKParams
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -39,6 +41,16 @@ def progress(iterable: Iterable, **kwargs: Any):
     kwargs.setdefault("dynamic_ncols", True)
     kwargs.setdefault("file", sys.stderr)
     return tqdm(iterable, **kwargs)
+
+
+def rntk_grid(grid: dict) -> Iterator[tuple[dict, RNTKParams]]:
+    """Every single-layer ReLU RNTK of a grid {sigma_w, sigma_u, sigma_b, sigma_h: [values]}, in grid order."""
+    for sw in grid["sigma_w"]:
+        for su in grid["sigma_u"]:
+            for sb in grid["sigma_b"]:
+                for sh in grid["sigma_h"]:
+                    hyper = {"sigma_w": sw, "sigma_u": su, "sigma_b": sb, "sigma_h": sh}
+                    yield hyper, RNTKParams(**hyper)
 
 
 class Stopwatch:

@@ -44,20 +44,6 @@ def left_inputs(n_alpha: int):
     return alphas, x, xp
 
 
-def reference_check(seed: int, width: int = 64) -> float:
-    """Largest relative difference between `finite_rnn.ntk` and the one-sequence-at-a-time
-    reference ``tests/rntk_core/finite_rnn.py`` on the left panel's inputs, same weights."""
-    from tests.rntk_core import finite_rnn as reference
-
-    _, x, xp = left_inputs(9)
-    inputs = [x] + list(xp)
-    network = reference.draw_network(width, seed, 1, 1, len(inputs))
-    expected, _, _ = reference.network_kernels(network, inputs, reference.make_hyper())
-    net = finite_rnn.from_reference(network)
-    got = finite_rnn.ntk(net, finite_rnn.run(net, x[None, :]), finite_rnn.run(net, xp))[0]
-    return float(np.max(np.abs(got - expected[0, 1:])) / np.max(np.abs(expected[0, 1:])))
-
-
 def run(quick: bool = False) -> dict:
     clock = Stopwatch()
     cfg = QUICK if quick else FULL
@@ -99,7 +85,6 @@ def run(quick: bool = False) -> dict:
         "left": {"alpha": alphas, "exact": exact_left, "finite": left,
                  "max_abs_error": {k: float(np.max(np.abs(v - exact_left))) for k, v in left.items()}},
         "right": {"relative_error": errors, "loglog_slope": slopes},
-        "reference_check_max_relative_difference": reference_check(seed),
         "seconds": clock.seconds(),
         "when": stamp(),
         "environment": environment(),

@@ -1,8 +1,8 @@
-"""Empirical NTK of finite single-layer Elman RNNs, weight-tied and untied, on batches of sequences.
+"""Empirical NTK of finite single-layer ReLU Elman RNNs, weight-tied and untied, on batches of sequences.
 
-The network is SPEC §1's with L = 1, in the NTK parameterisation:
+The network is SPEC §1's with L = 1 and φ = ReLU, in the NTK parameterisation:
 
-    g_t = σw/√n W_t h_{t-1} + σu/√m U_t x_t + σb b_t,   h_t = φ(g_t),   h_0 = 0 (σh = 0)
+    g_t = σw/√n W_t h_{t-1} + σu/√m U_t x_t + σb b_t,   h_t = relu(g_t),   h_0 = 0 (σh = 0)
     f(x) = σv/√n vᵀ h_T
 
 Weight-tied: W_t = W, U_t = U, b_t = b for every t (the usual RNN).
@@ -20,8 +20,11 @@ and the gradient inner product of two inputs is, without forming any n×n gradie
 
 (untied: equal lengths only, step t of one input meeting step t of the other).
 A batch is a set of sequences of one length, processed together as n × N
-matrices; the reference implementation one sequence at a time is
-``tests/rntk_core/finite_rnn.py``, which the experiments check this against.
+matrices, which is what makes widths in the thousands affordable for the
+figure; the test oracle ``tests/rntk_core/finite_rnn.py`` runs one sequence
+at a time (any depth, σh > 0, tied only), and
+``tests/experiments/test_finite_rnn.py`` checks this module against it and
+against finite differences.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import erf
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,6 @@ class Net:
     sigma_u: float
     sigma_b: float
     sigma_v: float
-    activation: str
     W: list
     U: list
     b: list
@@ -54,31 +55,14 @@ class Net:
 
 
 def draw(rng: np.random.Generator, width: int, input_dim: int, steps: int, tied: bool, *,
-         sigma_w=math.sqrt(2.0), sigma_u=1.0, sigma_b=0.0, sigma_v=1.0, activation="relu") -> Net:
+         sigma_w=math.sqrt(2.0), sigma_u=1.0, sigma_b=0.0, sigma_v=1.0) -> Net:
     """A network with standard-normal weights; untied networks get `steps` independent sets."""
     count = 1 if tied else steps
     W = [rng.standard_normal((width, width)) for _ in range(count)]
     U = [rng.standard_normal((width, input_dim)) for _ in range(count)]
     b = [rng.standard_normal(width) for _ in range(count)]
     v = rng.standard_normal(width)
-    return Net(sigma_w, sigma_u, sigma_b, sigma_v, activation, W, U, b, v, tied)
-
-
-def from_reference(network: dict, *, sigma_w=math.sqrt(2.0), sigma_u=1.0, sigma_b=0.0, sigma_v=1.0,
-                   activation="relu") -> Net:
-    """Wrap the weights of ``tests/rntk_core/finite_rnn.draw_network`` (one layer) as a tied `Net`."""
-    p = network["params"]
-    return Net(sigma_w, sigma_u, sigma_b, sigma_v, activation, [p["W"][0]], [p["U"][0]], [p["b"][0]], p["v"], True)
-
-
-def _phi(net: Net, g):
-    return np.maximum(g, 0.0) if net.activation == "relu" else erf(g)
-
-
-def _phi_prime(net: Net, g):
-    if net.activation == "relu":
-        return (g > 0.0).astype(np.float64)
-    return (2.0 / math.sqrt(math.pi)) * np.exp(-g * g)
+    return Net(sigma_w, sigma_u, sigma_b, sigma_v, W, U, b, v, tied)
 
 
 @dataclass
@@ -109,12 +93,12 @@ def run(net: Net, X: np.ndarray) -> Run:
         g[t] = (net.sigma_w / math.sqrt(n) * (net.W[k] @ h[t])
                 + net.sigma_u / math.sqrt(m) * (net.U[k] @ x[t])
                 + net.sigma_b * net.b[k][:, None])
-        h[t + 1] = _phi(net, g[t])
+        h[t + 1] = np.maximum(g[t], 0.0)
     f = net.sigma_v / math.sqrt(n) * (net.v @ h[T])
     delta = np.zeros((T, n, N))
-    delta[T - 1] = _phi_prime(net, g[T - 1]) * (net.sigma_v / math.sqrt(n) * net.v)[:, None]
+    delta[T - 1] = (g[T - 1] > 0.0) * (net.sigma_v / math.sqrt(n) * net.v)[:, None]
     for t in range(T - 2, -1, -1):
-        delta[t] = _phi_prime(net, g[t]) * (net.sigma_w / math.sqrt(n) * (net.W[pick(t + 1)].T @ delta[t + 1]))
+        delta[t] = (g[t] > 0.0) * (net.sigma_w / math.sqrt(n) * (net.W[pick(t + 1)].T @ delta[t + 1]))
     return Run(x, h, delta, f)
 
 

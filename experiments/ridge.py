@@ -45,14 +45,14 @@ def ridge_path(K_train: np.ndarray, K_eval: np.ndarray, Y: np.ndarray, ridges: S
     QtY = Q.T @ Y2
     n = K_train.shape[0]
     top = max(float(values.max()), 0.0)
-    out = np.full((len(ridges), K_eval.shape[0], Y2.shape[1]), np.nan)
-    for g, ridge in enumerate(ridges):
-        shifted = values + ridge
-        low = float(shifted.min())
-        if low <= 0 or low / (top + ridge) < n * np.finfo(float).eps:
-            continue
-        out[g] = B @ (QtY / shifted[:, None])
-    return out.reshape(len(ridges), K_eval.shape[0]) if np.ndim(Y) == 1 else out
+    lam = np.asarray(ridges, dtype=np.float64).reshape(-1)
+    shifted = values[None, :] + lam[:, None]                      # (G, n)
+    low = shifted.min(axis=1)
+    admissible = (low > 0) & (low >= n * np.finfo(np.float64).eps * (top + lam))
+    shifted = np.where(admissible[:, None], shifted, 1.0)
+    out = B @ (QtY[None, :, :] / shifted[:, :, None])             # (G, M, k)
+    out[~admissible] = np.nan
+    return out.reshape(len(lam), K_eval.shape[0]) if np.ndim(Y) == 1 else out
 
 
 def fit_predict_kernelridge(
