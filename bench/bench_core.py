@@ -39,7 +39,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -50,6 +50,7 @@ sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dense_baseline import dense_gram  # noqa: E402
+from timing import Timing  # noqa: E402
 
 GOAL_SPEEDUP = 20.0
 GOAL_RAGGED_SLOWDOWN = 1.5
@@ -72,22 +73,6 @@ class Sizes:
 
 FULL = Sizes(n=1000, t=150, t_min=50, t_max=250, jit_n=20, jit_t=30)
 QUICK = Sizes(n=200, t=50, t_min=20, t_max=80, jit_n=10, jit_t=20)
-
-
-@dataclass
-class Timing:
-    """Wall-clock times of repeated runs of one measurement, in seconds."""
-
-    times: list[float]
-    result: Any = field(default=None, repr=False)
-
-    @property
-    def best(self) -> float:
-        return min(self.times)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.times)
 
 
 @dataclass

@@ -53,7 +53,6 @@ import io
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -68,9 +67,11 @@ import orjson
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rntk_core import RNTKParams, gram  # noqa: E402
 from service.client import npz_request  # noqa: E402
+from timing import Timing  # noqa: E402
 
 GOAL_NPY_OVERHEAD = 1.25
 GOAL_CACHE_SPEEDUP = 20.0
@@ -92,24 +93,6 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = 90.0) -> N
             pass
         time.sleep(0.05)
     raise SystemExit(f"{what} did not start within {timeout:.0f} s")
-
-
-class Timing:
-    """Repeated wall-clock times of one measurement."""
-
-    def __init__(self, times: list[float]) -> None:
-        self.times = times
-
-    @property
-    def best(self) -> float:
-        return min(self.times)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.times)
-
-    def __str__(self) -> str:
-        return f"best {self.best * 1e3:8.1f} ms   median {self.median * 1e3:8.1f} ms   (n={len(self.times)})"
 
 
 def load_npy(content: bytes) -> np.ndarray:

@@ -216,19 +216,27 @@ class Model:
 
 # Encoding ----------------------------------------------------------------------
 
+def _checked_sequence(seq: Any, name: str, i: int) -> np.ndarray:
+    """One sequence as float64, refused if its rank is wrong or it holds NaN or infinite values."""
+    arr = np.asarray(seq, dtype=np.float64)
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"{name}[{i}]: a sequence must have shape (T,) or (T, m), got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}[{i}]: contains NaN or infinite values")
+    return arr
+
+
+def _check_array_batch(X: Any, name: str) -> None:
+    """An array batch must be (N, T) or (N, T, m)."""
+    if X.ndim not in (2, 3):
+        raise ValueError(f"{name}: an array batch must have shape (N, T) or (N, T, m), got {X.shape}")
+
+
 def _sequences(X: Any, name: str) -> list:
     """A batch as JSON-ready lists, refusing non-finite values here (JSON cannot carry them)."""
-    if isinstance(X, np.ndarray) and X.dtype != object and X.ndim not in (2, 3):
-        raise ValueError(f"{name}: an array batch must have shape (N, T) or (N, T, m), got {X.shape}")
-    out = []
-    for i, seq in enumerate(X):
-        arr = np.asarray(seq, dtype=np.float64)
-        if arr.ndim not in (1, 2):
-            raise ValueError(f"{name}[{i}]: a sequence must have shape (T,) or (T, m), got {arr.shape}")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name}[{i}]: contains NaN or infinite values")
-        out.append(arr.tolist())
-    return out
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        _check_array_batch(X, name)
+    return [_checked_sequence(seq, name, i).tolist() for i, seq in enumerate(X)]
 
 
 def _batch_arrays(X: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -239,8 +247,7 @@ def _batch_arrays(X: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     from the first sequence's.
     """
     if isinstance(X, np.ndarray) and X.dtype != object:
-        if X.ndim not in (2, 3):
-            raise ValueError(f"{name}: an array batch must have shape (N, T) or (N, T, m), got {X.shape}")
+        _check_array_batch(X, name)
         arr = np.ascontiguousarray(X, dtype=np.float64)
         bad = np.flatnonzero(~np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1))
         if bad.size:
@@ -250,11 +257,7 @@ def _batch_arrays(X: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     seqs: list[np.ndarray] = []
     m: Optional[int] = None
     for i, seq in enumerate(X):
-        arr = np.asarray(seq, dtype=np.float64)
-        if arr.ndim not in (1, 2):
-            raise ValueError(f"{name}[{i}]: a sequence must have shape (T,) or (T, m), got {arr.shape}")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name}[{i}]: contains NaN or infinite values")
+        arr = _checked_sequence(seq, name, i)
         seq_m = 1 if arr.ndim == 1 else arr.shape[1]
         if m is None:
             m = seq_m

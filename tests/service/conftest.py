@@ -154,17 +154,22 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def command(self) -> list[str]:
+        """How the service is launched."""
+        return [sys.executable, "-m", "uvicorn", "service.app:app", "--host", "127.0.0.1",
+                "--port", str(self.port), "--log-level", "warning"]
+
+    def launch_env(self) -> dict[str, str]:
+        """The environment it is launched with."""
+        return self.env
+
     def start(self, timeout: float = 90.0) -> None:
+        """Launch it and wait until ``/readyz`` answers 200; fail the test with its log otherwise."""
         log = open(self.logfile, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "service.app:app", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning"],
-            cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-        )
+        self.proc = subprocess.Popen(self.command(), cwd=REPO_ROOT, env=self.launch_env(),
+                                     stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
                 if httpx.get(self.url + "/readyz", timeout=1.0).status_code == 200:
                     return
@@ -172,8 +177,8 @@ class ServiceProcess:
                 pass
             time.sleep(0.1)
         self.stop()
-        pytest.fail(f"uvicorn did not become ready:\n{self.logfile.read_text(errors='replace')[-3000:]}",
-                    pytrace=False)
+        pytest.fail(f"{self.command()[-3:]!r}: the service did not become ready:\n"
+                    f"{self.logfile.read_text(errors='replace')[-3000:]}", pytrace=False)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

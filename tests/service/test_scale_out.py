@@ -12,15 +12,12 @@ blocks carry a TTL, models none.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Iterator
 
-import httpx
 import numpy as np
 import pytest
 import redis
@@ -37,23 +34,12 @@ BLOCK = 4
 class ScriptProcess(ServiceProcess):
     """The service started by ``scripts/run-server.sh`` (RNTK_HOST, RNTK_PORT, RNTK_WORKERS)."""
 
-    def start(self, timeout: float = 90.0) -> None:
-        env = {**self.env, "RNTK_HOST": "127.0.0.1", "RNTK_PORT": str(self.port),
-               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{self.env.get('PATH', '')}"}
-        self.proc = subprocess.Popen([str(REPO_ROOT / "scripts" / "run-server.sh"), "--log-level", "warning"],
-                                     cwd=REPO_ROOT, env=env, stdout=open(self.logfile, "ab"),
-                                     stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                if httpx.get(self.url + "/readyz", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        pytest.fail(f"run-server.sh did not become ready:\n{self.logfile.read_text(errors='replace')[-3000:]}",
-                    pytrace=False)
+    def command(self) -> list[str]:
+        return [str(REPO_ROOT / "scripts" / "run-server.sh"), "--log-level", "warning"]
+
+    def launch_env(self) -> dict[str, str]:
+        return {**self.env, "RNTK_HOST": "127.0.0.1", "RNTK_PORT": str(self.port),
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{self.env.get('PATH', '')}"}
 
 
 @pytest.fixture
