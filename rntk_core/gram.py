@@ -23,6 +23,10 @@ from .sequences import as_sequences
 OUTPUTS = ("ntk", "nngp", "both")
 TILE_WIDTH = 256
 _TILE_SHUFFLE_SEED = 0x5EED
+_MAX_TILE_GROUP = 32
+"""At most this many rows share a run of columns in a row (enough to reuse its tables from cache)."""
+_MIN_TILE_GROUPS = 64
+"""Groups are made smaller than `_MAX_TILE_GROUP` where needed to leave at least this many to share out."""
 
 _REVERSALS = {"forward": (False,), "backward": (True,), "bidirectional": (False, True)}
 """For each direction, whether each pass reads the sequences time-reversed."""
@@ -82,17 +86,27 @@ def _layout(seqs: list[np.ndarray], t_max: int, reverse: bool, coef: _Coefficien
 
 
 def _tiles(n_rows: int, n_cols: int, upper: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Tiles (row, first column, end column); with `upper`, only columns after the row."""
+    """Tiles (row, first column, end column); with `upper`, only columns after the row.
+
+    Columns are cut into fixed runs of `TILE_WIDTH`. Consecutive rows against
+    one run of columns form a group: a thread working through a group reads
+    that run's per-step tables from its cache. Groups are shuffled, so that
+    every thread's share mixes long and short columns and cheap and costly
+    rows, and the threads finish together.
+    """
     rows, los, his = [], [], []
-    for i in range(n_rows):
-        first = i + 1 if upper else 0
-        lo = np.arange(first, n_cols, TILE_WIDTH, dtype=np.int64)
-        rows.append(np.full(lo.shape, i, dtype=np.int64))
-        los.append(lo)
-        his.append(np.minimum(lo + TILE_WIDTH, n_cols))
+    for first in range(0, n_cols, TILE_WIDTH):
+        end = min(first + TILE_WIDTH, n_cols)
+        row = np.arange(min(n_rows, end - 1) if upper else n_rows, dtype=np.int64)
+        rows.append(row)
+        los.append(np.maximum(row + 1, first) if upper else np.full(row.shape, first, dtype=np.int64))
+        his.append(np.full(row.shape, end, dtype=np.int64))
     row, lo, hi = (np.concatenate(a) if a else np.empty(0, np.int64) for a in (rows, los, his))
-    perm = np.random.default_rng(_TILE_SHUFFLE_SEED).permutation(row.shape[0])
-    return row[perm], lo[perm], hi[perm]
+    size = int(np.clip(row.shape[0] // _MIN_TILE_GROUPS, 1, _MAX_TILE_GROUP))
+    groups = np.random.default_rng(_TILE_SHUFFLE_SEED).permutation(-(-row.shape[0] // size))
+    order = (groups[:, None] * size + np.arange(size)).ravel()
+    order = order[order < row.shape[0]]
+    return row[order], lo[order], hi[order]
 
 
 def _one_direction(
