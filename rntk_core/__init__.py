@@ -4,15 +4,20 @@ The kernels of an infinitely wide Elman RNN for batches of variable-length,
 multivariate sequences, and kernel ridge regression on them.
 """
 
+# Before anything imports Numba: its target features are fixed then.
+from ._vector_width import prefer_full_vector_width
+
+prefer_full_vector_width()
+
 # Hyperparameters
-from .params import RNTKParams
+from .params import RNTKParams  # noqa: E402
 
 # Gram matrices: whole, diagonal only, and block by block
-from .gram import gram, gram_diagonal
-from .tiling import tiled_gram
+from .gram import gram, gram_diagonal  # noqa: E402
+from .tiling import tiled_gram  # noqa: E402
 
 # Learning: kernel ridge regression and classification on the kernels
-from .krr import KernelRidge
+from .krr import KernelRidge  # noqa: E402
 
 __version__ = "0.1.0"
 
