@@ -30,7 +30,7 @@ FULL = {
     "alphas": 181,
     "left_widths": [10, 100, 1000],
     "right_widths": [16, 32, 64, 128, 256, 512, 1024, 2048, 4096],
-    "draws": 10,
+    "draws": 20,
     "n_signals": 50,
     "length": 5,
 }

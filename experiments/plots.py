@@ -31,7 +31,7 @@ def regression_figure(protocol: dict, title: str, path: Path, clean: bool = Fals
     plt = _plt()
     summary = protocol["summary_clean_target" if clean else "summary"]
     tvars = protocol["config"]["tvar"]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.0), sharey=True)
     for ax, padding in zip(axes, ("pre", "post")):
         restricted = [m for m in protocol["methods"] if m.startswith("RNTK (")]
         for name in ("RNTK", *restricted, "MLP-NTK", "RBF", "Polynomial", "PTS"):
@@ -52,10 +52,11 @@ def regression_figure(protocol: dict, title: str, path: Path, clean: bool = Fals
         ax.set_xlabel(r"$T_{\rm var}$ (window lengths vary in $[T_{\rm fixed}, T_{\rm fixed}+T_{\rm var}]$)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("prediction SNR (dB)" + (", noise-free target" if clean else ""))
-    axes[0].legend(fontsize=8, loc="lower left")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     n = protocol["config"]["repetitions"]
     fig.suptitle(f"{title}: median over {n} draws, band = interquartile range")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path, dpi=130)
     plt.close(fig)
     return path
@@ -65,7 +66,7 @@ def figure2(result: dict, path: Path) -> Path:
     plt = _plt()
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
     alpha = np.array(result["left"]["alpha"])
-    colours = plt.cm.viridis(np.linspace(0.15, 0.8, len(result["left"]["finite"])))
+    colours = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown"]
     for colour, (width, values) in zip(colours, result["left"]["finite"].items()):
         left.plot(alpha, values, color=colour, lw=1.2, label=f"finite RNN, n = {width}")
     left.plot(alpha, result["left"]["exact"], color="black", lw=2.2, ls="--", label=r"RNTK (n = $\infty$)")
@@ -115,6 +116,8 @@ def _num(v: float) -> str:
 
 
 SYMBOL = {"sigma_w": r"\sigma_w", "sigma_b": r"\sigma_b", "sigma_h": r"\sigma_h"}
+FLOOR = 1e-10
+"""Figure 3's lowest plotted value: a curve that falls 40 decades would flatten every other one."""
 
 
 def figure3(result: dict, path: Path) -> Path:
@@ -127,19 +130,24 @@ def figure3(result: dict, path: Path) -> Path:
             ax = axes[row, col]
             curves = [c for c in result["curves"] if c["activation"] == act and c["varied"] == name]
             colours = plt.cm.plasma(np.linspace(0.0, 0.85, len(curves)))
+            dashes = iter(["--", ":", "-.", (0, (6, 2, 1, 2)), (0, (1, 3))])
             for colour, c in zip(colours, curves):
                 y = np.array(c["normalised"])
                 t = np.arange(1, len(y) + 1)
                 is_base = abs(c["value"] - base[name]) < 1e-12
-                ax.plot(t, y, color=colour, lw=2.2 if is_base else 1.2,
+                ax.plot(t, y, color=colour, lw=2.4 if is_base else 1.4, ls="-" if is_base else next(dashes),
                         label=f"${SYMBOL[name]}$ = {_num(c['value'])}" + (" (reference)" if is_base else ""))
             ax.set_yscale("log")
             others = ", ".join(f"${SYMBOL.get(k, k)}$={_num(v)}" for k, v in base.items()
                                if k != name and k in SYMBOL)
             others += f", $\\sigma_u$={_num(base['sigma_u'])}"
-            ax.set_title(f"{act}: vary ${SYMBOL[name]}$ ({others})", fontsize=9)
+            title = f"{act}: vary ${SYMBOL[name]}$ ({others})"
+            if min(min(c["normalised"]) for c in curves) < FLOOR:
+                ax.set_ylim(bottom=FLOOR, top=2.0)
+                title += f"\naxis cut at $10^{{{int(math.log10(FLOOR))}}}$ (table in RESULTS.md)"
+            ax.set_title(title, fontsize=9)
             ax.grid(alpha=0.3, which="both")
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=7, loc="best")
             if col == 0:
                 ax.set_ylabel(r"$\bar s(t)\,/\,\max_t \bar s(t)$")
             if row == 1:
@@ -160,7 +168,7 @@ def draw_all(results: dict, out: Path) -> list[Path]:
         reg = results["regression"]
         written.append(regression_figure(reg["sinusoid"], "Figure 4a: sinusoid, next-sample prediction",
                                          out / "fig4_sinusoid.png"))
-        written.append(regression_figure(reg["airline"], "Airline passengers, next-month prediction",
+        written.append(regression_figure(reg["airline"], "Airline passengers, next-month prediction (Figure 4c protocol)",
                                          out / "fig4_airline.png"))
     if "figure2" in results:
         written.append(figure2(results["figure2"], out / "fig2_convergence.png"))
