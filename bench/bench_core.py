@@ -168,6 +168,8 @@ def machine_header() -> None:
         f"  numba: NUMBA_NUM_THREADS = {numba.config.NUMBA_NUM_THREADS}, "
         f"requested threading layer = {numba.config.THREADING_LAYER!r}"
     )
+    wide = os.environ.get("NUMBA_CPU_FEATURES", "").endswith(",-prefer-256-bit")
+    print(f"  vectors: {'512-bit (AVX-512, chosen by rntk_core)' if wide else 'Numba default width'}")
 
 
 def threading_layer() -> str:
@@ -267,12 +269,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     rng = np.random.default_rng(args.seed)
     goals: list[Goal] = []
 
+    core = import_core()  # before anything imports Numba: rntk_core chooses the vector width then
     machine_header()
     print(f"  mode: {'quick' if args.quick else 'full'}; {repeat} timed runs with the dense baseline, "
           f"{core_repeat} for core-only figures; runs compared in a ratio alternate; best and median shown")
     print(f"  load average at start: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
-    core = import_core()
     import numba
 
     default_threads = numba.get_num_threads()
