@@ -29,11 +29,11 @@ import sys
 import time
 from typing import Iterator
 
+import rntk_core  # first: it chooses Numba's vector width, which the cache entries are keyed by
 import numpy as np
 from numba.core.caching import NullCache
 from numba.core.dispatcher import Dispatcher
 
-import rntk_core
 from rntk_core import RNTKParams, gram, gram_diagonal
 
 
