@@ -201,14 +201,23 @@ def _pair_dual(act, k3, f_a, g_a, f_b, g_b):
     return erf_pair(k3, f_a, g_a, f_b, g_b)
 
 
+SELF_CHUNK = 128
+"""Sequences advanced together by one thread in `self_pass`."""
+
+
 @numba.njit(**PARALLEL_JIT_OPTIONS)
 def self_pass(x, start, act, sw2, su2, sb2, sh2, sv2, inv_m):
     """Per-sequence tables and the exact diagonal of the Gram (a sample with itself).
 
+    Runs of `SELF_CHUNK` sequences go to the threads; within a run time is the
+    outer loop and sequences the inner one, so the tables are written a
+    contiguous row at a time and the inner loop runs as SIMD code. A sequence
+    that has not started yet (``step < start``) keeps its zero state.
+
     Returns
     -------
     f, g : (L, t_max, N) arrays
-        Per-step factors of S(l, t) used by the pair dual (see `_duals`).
+        Per-step factors of S(l, t) used by the pair dual (see `_stats`).
     diag_ntk, diag_nngp : (N,) arrays
         Θ(x, x) and K(x, x) with correlation exactly 1 and the same-sample σh rule.
     """
@@ -218,29 +227,53 @@ def self_pass(x, start, act, sw2, su2, sb2, sh2, sv2, inv_m):
     g = np.zeros((n_layers, t_max, n))
     diag_ntk = np.empty(n)
     diag_nngp = np.empty(n)
-    for i in numba.prange(n):
-        v_prev = np.zeros(n_layers)
-        dt_prev = np.zeros(n_layers)
-        for step in range(start[i], t_max):
-            first = step == start[i]
-            sq = 0.0
-            for k in range(m):
-                sq += x[step, k, i] * x[step, k, i]
-            lower_v = sq * inv_m
-            lower_dt = 0.0
+    for chunk in numba.prange((n + SELF_CHUNK - 1) // SELF_CHUNK):
+        lo = chunk * SELF_CHUNK
+        hi = min(n, lo + SELF_CHUNK)
+        width = hi - lo
+        v_prev = np.zeros((n_layers, width))
+        dt_prev = np.zeros((n_layers, width))
+        lower_v = np.empty(width)
+        lower_dt = np.zeros(width)
+        begin = start[lo:hi]
+        first_step = t_max
+        for jj in range(width):
+            first_step = min(first_step, begin[jj])
+        for step in range(first_step, t_max):
+            x_step = x[step]
+            for jj in range(width):
+                sq = 0.0
+                for k in range(m):
+                    sq += x_step[k, lo + jj] * x_step[k, lo + jj]
+                lower_v[jj] = sq * inv_m
+                lower_dt[jj] = 0.0
             for layer in range(n_layers):
-                rec_v = sh2 if first else v_prev[layer]
-                rec_dt = 0.0 if first else dt_prev[layer]
-                s = sw2[layer] * rec_v + su2[layer] * lower_v + sb2[layer]
-                theta = s + sw2[layer] * rec_dt + su2[layer] * lower_dt
-                v, d = _self_dual(act, s)
-                f[layer, step, i], g[layer, step, i] = _stats(act, s)
-                v_prev[layer] = v
-                dt_prev[layer] = d * theta
-                lower_v = v
-                lower_dt = d * theta
-        diag_nngp[i] = sv2 * v_prev[n_layers - 1]
-        diag_ntk[i] = diag_nngp[i] + sv2 * dt_prev[n_layers - 1]
+                w2 = sw2[layer]
+                u2 = su2[layer]
+                b2 = sb2[layer]
+                v_l = v_prev[layer]
+                dt_l = dt_prev[layer]
+                f_row = f[layer, step, lo:hi]
+                g_row = g[layer, step, lo:hi]
+                for jj in range(width):
+                    active = step >= begin[jj]
+                    first = step == begin[jj]
+                    rec_v = sh2 if first else v_l[jj]
+                    rec_dt = 0.0 if first else dt_l[jj]
+                    s = w2 * rec_v + u2 * lower_v[jj] + b2
+                    theta = s + w2 * rec_dt + u2 * lower_dt[jj]
+                    v, d = _self_dual(act, s)
+                    f_s, g_s = _stats(act, s)
+                    f_row[jj] = f_s if active else 0.0
+                    g_row[jj] = g_s if active else 0.0
+                    v_l[jj] = v if active else 0.0
+                    dt_l[jj] = d * theta if active else 0.0
+                    lower_v[jj] = v_l[jj]
+                    lower_dt[jj] = dt_l[jj]
+        top = n_layers - 1
+        for jj in range(width):
+            diag_nngp[lo + jj] = sv2 * v_prev[top, jj]
+            diag_ntk[lo + jj] = diag_nngp[lo + jj] + sv2 * dt_prev[top, jj]
     return f, g, diag_ntk, diag_nngp
 
 
