@@ -58,9 +58,10 @@ PAPER_RNTK = "RNTK (σw ∈ [1.34, 1.47] only)"
 REGRESSION_RNTK_GRID = dict(CLASSIFICATION_GRID["RNTK"],
                             sigma_w=[0.5, 0.75, 1.0, 1.2] + CLASSIFICATION_GRID["RNTK"]["sigma_w"])
 """The paper's RNTK grid with σw extended downwards. σw sets how fast the RNTK forgets old steps
-(Figure 3: for ReLU the weight of a step decays like (σw²/2)^age), and next-step prediction needs a
-short memory; the paper's range 1.34–1.47 was tuned for classifying whole series, and the paper gives
-no kernel grid for its regression experiments. The baselines keep their (already wide) paper grids."""
+(Figure 3: for ReLU each step scales the weight of the older ones by σw²·V', V' ≤ 1/2), and next-step
+prediction needs a short memory; the paper's range 1.34–1.47 was tuned for classifying whole series
+(its Appendix A.2 says only that the regression used the same hyperparameter sets for all kernels).
+The baselines keep their (already wide) paper grids."""
 
 FULL = {
     "sinusoid": {"tvar": [0, 10, 20, 30, 50, 75, 100], "repetitions": 20, "n_train": 20, "n_test": 5000,
