@@ -36,9 +36,42 @@ def _layer_is_thread_safe() -> bool:
         return False
 
 
+PARALLEL_MIN_STEPS = 1_000_000
+"""Below this much work (pair-steps, or sequence-steps) a kernel runs on the calling thread alone.
+
+Such a call takes about a millisecond on one core; sharing it out gains at
+most half of that, and costs many times more whenever another process holds
+one of the cores, since a parallel region ends only when its slowest thread
+does.
+"""
+
+
 @contextlib.contextmanager
-def parallel_region() -> Iterator[None]:
-    """Run a parallel kernel, serialising it only if the threading layer requires it."""
+def parallel_region(steps: int) -> Iterator[None]:
+    """Run a parallel kernel doing `steps` units of work.
+
+    Small work runs on one thread (`PARALLEL_MIN_STEPS`); the call is
+    serialised only if the threading layer requires it.
+    """
+    with _thread_count(steps), _serialised_if_needed():
+        yield
+
+
+@contextlib.contextmanager
+def _thread_count(steps: int) -> Iterator[None]:
+    if steps >= PARALLEL_MIN_STEPS:
+        yield
+        return
+    previous = numba.get_num_threads()  # per calling thread, so other threads' calls are unaffected
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def _serialised_if_needed() -> Iterator[None]:
     if _layer_is_thread_safe():
         yield
         return

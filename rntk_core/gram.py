@@ -78,7 +78,7 @@ def _layout(seqs: list[np.ndarray], t_max: int, reverse: bool, coef: _Coefficien
         seq = seqs[idx][::-1] if reverse else seqs[idx]
         x[t_max - seq.shape[0]:, :, pos] = seq
     start = (t_max - lengths[order]).astype(np.int64)
-    with parallel_region():
+    with parallel_region(int(lengths.sum()) * len(coef.sw2)):
         f, g, diag_ntk, diag_nngp = _engine.self_pass(
             x, start, coef.act, coef.sw2, coef.su2, coef.sb2, coef.sh2, coef.sv2, 1.0 / m
         )
@@ -123,7 +123,8 @@ def _one_direction(
         ntk[rows.order, rows.order] = rows.diag_ntk
         nngp[rows.order, rows.order] = rows.diag_nngp
     tile_row, tile_lo, tile_hi = _tiles(n, m, upper=symmetric)
-    with parallel_region():
+    pairs = n * (n - 1) // 2 if symmetric else n * m
+    with parallel_region(pairs * t_max * len(coef.sw2)):
         _engine.pair_tiles(
             tile_row, tile_lo, tile_hi,
             rows.x, rows.f, rows.g, rows.start,

@@ -39,3 +39,19 @@ def test_python_threads_run_while_a_gram_computes():
         time.sleep(0.001)
     worker.join()
     assert ticks >= 20, f"the main thread ran only {ticks} times while the Gram computed"
+
+
+def test_small_work_runs_on_the_calling_thread_alone_and_the_thread_count_comes_back():
+    import numba
+
+    from rntk_core._numba_config import PARALLEL_MIN_STEPS, parallel_region
+
+    before = numba.get_num_threads()
+    with parallel_region(PARALLEL_MIN_STEPS - 1):
+        assert numba.get_num_threads() == 1
+    assert numba.get_num_threads() == before
+    with parallel_region(PARALLEL_MIN_STEPS):
+        assert numba.get_num_threads() == before
+    small = [RNG.normal(size=30) for _ in range(10)]
+    gram(small)
+    assert numba.get_num_threads() == before
