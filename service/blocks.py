@@ -32,6 +32,14 @@ from .metrics import Metrics
 
 KERNELS = ("ntk", "nngp")
 
+WHOLE_GRAM_MAX_ENTRIES = 4_000_000
+"""When no block of a Gram is cached and it has at most this many entries, it is computed in one call.
+
+Blocks cut from the whole are the blocks' own numbers bit for bit (`rntk_core.gram`),
+and one call shares its work out over the threads better than one call per
+block; the price is both kernels of the whole Gram in memory at once (64 MB here).
+"""
+
 _MAGIC = b"RNTKBLK1"
 _HEADER = struct.Struct("<8sQQ")
 
@@ -116,11 +124,18 @@ class BlockGram:
         shape = (len(xs), len(xs) if zs is None else len(zs))
         out = {k: np.empty(shape) for k in kernels} if out is None else out
         cols = xs if zs is None else zs
-        for tile in tiles:
+        cached = [self._cached(tile.key, kernels, fetched) for tile in tiles]
+        whole = None
+        if len(tiles) > 1 and all(b is None for b in cached) and shape[0] * shape[1] <= WHOLE_GRAM_MAX_ENTRIES:
+            whole = self._gram(xs, zs, params, stats)
+        for tile, blocks in zip(tiles, cached, strict=True):
             stats.blocks += 1
-            blocks = self._cached(tile.key, kernels, fetched)
             if blocks is None:
-                blocks = self._computed(tile, xs, None if tile.diagonal else cols, params, kernels, stats)
+                rows = xs[tile.r0:tile.r1]
+                other = None if tile.diagonal else cols[tile.c0:tile.c1]
+                computed = (self._gram(rows, other, params, stats) if whole is None
+                            else {k: m[tile.r0:tile.r1, tile.c0:tile.c1] for k, m in whole.items()})
+                blocks = self._store(tile, computed, kernels, stats)
             else:
                 stats.hits += 1
                 self.metrics.cache_hits.inc()
@@ -182,32 +197,29 @@ class BlockGram:
             found.append(matrix.T if key.transposed else matrix)
         return found
 
-    def _computed(
-        self,
-        tile: _Tile,
-        xs: SequenceBatch,
-        cols: Optional[SequenceBatch],
-        params: RNTKParams,
-        kernels: tuple[str, ...],
-        stats: CacheStats,
-    ) -> list[np.ndarray]:
-        """Compute a missing block (both kernels), store it, and return the kernels asked for."""
-        stats.misses += 1
-        self.metrics.cache_misses.inc()
-        rows = xs[tile.r0:tile.r1]
-        other = None if cols is None else cols[tile.c0:tile.c1]
+    def _gram(
+        self, rows: SequenceBatch, cols: Optional[SequenceBatch], params: RNTKParams, stats: CacheStats
+    ) -> dict[str, np.ndarray]:
+        """Both kernels of gram(rows) or gram(rows, cols), with the work counted."""
         started = time.perf_counter()
         try:
-            ntk, nngp = gram(rows, other, params=params, output="both")
+            ntk, nngp = gram(rows, cols, params=params, output="both")
         except ValueError:  # sequences were validated: only a float64 overflow is left
-            raise overflow_error(list(xs) + list(cols or [])) from None
+            raise overflow_error(list(rows) + list(cols or [])) from None
         elapsed = time.perf_counter() - started
-        steps = self._pair_steps(rows, other, params)
+        steps = self._pair_steps(rows, cols, params)
         stats.pair_steps += steps
         stats.compute_seconds += elapsed
         self.metrics.compute_seconds.inc(elapsed)
         self.metrics.pair_steps.inc(steps)
-        computed = {"ntk": ntk, "nngp": nngp}
+        return {"ntk": ntk, "nngp": nngp}
+
+    def _store(
+        self, tile: _Tile, computed: dict[str, np.ndarray], kernels: tuple[str, ...], stats: CacheStats
+    ) -> list[np.ndarray]:
+        """Store a missing block's two kernels, count the miss, and return the kernels asked for."""
+        stats.misses += 1
+        self.metrics.cache_misses.inc()
         for kernel, matrix in computed.items():
             self.cache.put(tile.key.entry(kernel), encode_block(matrix.T if tile.key.transposed else matrix))
         return [computed[k] for k in kernels]
