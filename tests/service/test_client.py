@@ -146,7 +146,7 @@ def _wait_until_computing(server: ServiceProcess) -> None:
 
 
 def test_a_busy_service_is_retried_after_the_time_it_asks(server, rntk):
-    long_batch = np.random.default_rng(78).normal(size=(300, 300))
+    long_batch = np.random.default_rng(78).normal(size=(400, 2000))  # 160M pair-steps: a few tenths of a second
     waits: list[float] = []
 
     def record(seconds: float) -> None:
