@@ -40,6 +40,9 @@ and one call shares its work out over the threads better than one call per
 block; the price is both kernels of the whole Gram in memory at once (64 MB here).
 """
 
+STORE_BATCH_BYTES = 32 << 20
+"""New blocks go to the cache in batches of about this many bytes."""
+
 _MAGIC = b"RNTKBLK1"
 _HEADER = struct.Struct("<8sQQ")
 
@@ -92,6 +95,26 @@ class _Tile:
     key: BlockKey
 
 
+class _PendingStores:
+    """New cache entries, sent in batches of about `STORE_BATCH_BYTES`: one round trip each, bounded memory."""
+
+    def __init__(self, cache: BlockCache) -> None:
+        self.cache = cache
+        self.items: list[tuple[str, bytes]] = []
+        self.size = 0
+
+    def add(self, name: str, value: bytes) -> None:
+        self.items.append((name, value))
+        self.size += len(value)
+        if self.size >= STORE_BATCH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.items:
+            self.cache.put_many(self.items)
+        self.items, self.size = [], 0
+
+
 class BlockGram:
     """Computes Grams block by block through a `BlockCache`, counting hits, misses and work."""
 
@@ -125,6 +148,7 @@ class BlockGram:
         out = {k: np.empty(shape) for k in kernels} if out is None else out
         cols = xs if zs is None else zs
         cached = [self._cached(tile.key, kernels, fetched) for tile in tiles]
+        pending = _PendingStores(self.cache)
         whole = None
         if len(tiles) > 1 and all(b is None for b in cached) and shape[0] * shape[1] <= WHOLE_GRAM_MAX_ENTRIES:
             whole = self._gram(xs, zs, params, stats)
@@ -135,7 +159,7 @@ class BlockGram:
                 other = None if tile.diagonal else cols[tile.c0:tile.c1]
                 computed = (self._gram(rows, other, params, stats) if whole is None
                             else {k: m[tile.r0:tile.r1, tile.c0:tile.c1] for k, m in whole.items()})
-                blocks = self._store(tile, computed, kernels, stats)
+                blocks = self._missed(tile, computed, kernels, stats, pending)
             else:
                 stats.hits += 1
                 self.metrics.cache_hits.inc()
@@ -143,6 +167,7 @@ class BlockGram:
                 out[kernel][tile.r0:tile.r1, tile.c0:tile.c1] = block
                 if tile.mirror:
                     out[kernel][tile.c0:tile.c1, tile.r0:tile.r1] = block.T
+        pending.flush()
         return out
 
     def gram_fn(self, stats: CacheStats):
@@ -214,14 +239,19 @@ class BlockGram:
         self.metrics.pair_steps.inc(steps)
         return {"ntk": ntk, "nngp": nngp}
 
-    def _store(
-        self, tile: _Tile, computed: dict[str, np.ndarray], kernels: tuple[str, ...], stats: CacheStats
+    def _missed(
+        self,
+        tile: _Tile,
+        computed: dict[str, np.ndarray],
+        kernels: tuple[str, ...],
+        stats: CacheStats,
+        pending: "_PendingStores",
     ) -> list[np.ndarray]:
-        """Store a missing block's two kernels, count the miss, and return the kernels asked for."""
+        """Count a missing block, queue both its kernels for the cache, and return the kernels asked for."""
         stats.misses += 1
         self.metrics.cache_misses.inc()
         for kernel, matrix in computed.items():
-            self.cache.put(tile.key.entry(kernel), encode_block(matrix.T if tile.key.transposed else matrix))
+            pending.add(tile.key.entry(kernel), encode_block(matrix.T if tile.key.transposed else matrix))
         return [computed[k] for k in kernels]
 
     @staticmethod

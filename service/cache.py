@@ -29,6 +29,9 @@ class BlockCache(Protocol):
     def put(self, name: str, value: bytes) -> None:
         """Store a value (best effort)."""
 
+    def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Store several values (best effort), in one round trip where the store is remote."""
+
     def status(self) -> str:
         """"ok", "disabled" or "unreachable"."""
 
@@ -73,6 +76,10 @@ class MemoryBlockCache:
             self._bytes += len(value)
             while self._bytes > self.max_bytes:
                 self._drop(next(iter(self._entries)))
+
+    def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        for name, value in items:
+            self.put(name, value)
 
     def _drop(self, name: str) -> None:
         _, value = self._entries.pop(name)
@@ -121,6 +128,22 @@ class RedisBlockCache:
         try:
             self.link.call(lambda r: r.set(key, value, ex=self.ttl_s or None))
         except (RedisDown, RedisError):  # unreachable, or refused (e.g. maxmemory): skip
+            self.errors += 1
+
+    def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        kept = [(self._key(name), value) for name, value in items if len(value) <= self.max_entry_bytes]
+        if not kept:
+            return
+
+        def store(r) -> None:
+            pipe = r.pipeline(transaction=False)
+            for key, value in kept:
+                pipe.set(key, value, ex=self.ttl_s or None)
+            pipe.execute(raise_on_error=False)  # a refused SET (e.g. maxmemory) skips that block only
+
+        try:
+            self.link.call(store)
+        except (RedisDown, RedisError):
             self.errors += 1
 
     def status(self) -> str:

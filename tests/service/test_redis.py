@@ -9,6 +9,8 @@ import redis
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from service.cache import RedisBlockCache
+from service.redis_link import RedisLink
 
 from .conftest import make_settings
 from .helpers import assert_matches_core, batch, expected
@@ -99,3 +101,32 @@ def test_the_service_starts_while_redis_is_down(tmp_path, own_redis):
         while client.post("/gram", json={"X": X}).json()["cache"]["hits"] != 1:
             assert time.monotonic() < deadline
             time.sleep(0.05)
+
+
+def test_a_gram_of_several_blocks_stores_each_block_once_and_is_all_hits_next_time(tmp_path, redis_server):
+    prefix = "several-blocks:"
+    settings = make_settings(tmp_path, redis_url=redis_server.url, redis_prefix=prefix, block_size=2)
+    X = batch(6, seed=44)  # 3 runs of 2 sequences: 6 blocks on and above the diagonal
+    with TestClient(create_app(settings)) as client:
+        first = client.post("/gram", json={"X": X, "output": "both"}).json()
+        second = client.post("/gram", json={"X": X, "output": "both"}).json()
+    assert first["cache"] == {"blocks": 6, "hits": 0, "misses": 6}
+    assert second["cache"] == {"blocks": 6, "hits": 6, "misses": 0}
+    assert_matches_core((first["ntk"], first["nngp"]), X, output="both", block_size=2)
+    assert_matches_core((second["ntk"], second["nngp"]), X, output="both", block_size=2)
+    r = redis.Redis.from_url(redis_server.url)
+    keys = r.keys(f"{prefix}block:*")
+    assert len(keys) == 12 and all(0 < r.ttl(k) for k in keys)
+
+
+def test_put_many_skips_oversized_entries_and_sets_the_ttl(tmp_path, redis_server):
+    settings = make_settings(tmp_path, redis_url=redis_server.url, redis_prefix="put-many:")
+    link = RedisLink(settings)
+    try:
+        cache = RedisBlockCache(link, ttl_s=60, max_entry_bytes=10)
+        cache.put_many([("a", b"1"), ("b", b"22"), ("big", bytes(11))])
+        assert cache.get_many(["a", "b", "big"]) == [b"1", b"22", None]
+        assert 0 < redis.Redis.from_url(redis_server.url).ttl("put-many:block:a") <= 60
+        assert cache.errors == 0
+    finally:
+        link.close()
