@@ -24,7 +24,7 @@ from rntk_core import RNTKParams, gram
 from rntk_core.sequences import SequenceBatch, as_sequences
 from rntk_core.tiling import block_bounds
 
-from .cache import BlockCache
+from .cache import BlockCache, BytesLike
 from .hashing import BlockKey, Digest, block_key, params_digest, run_digest, sequence_digests
 from .library import overflow_error
 from .limits import DIRECTION_PASSES, cross_pair_steps, symmetric_pair_steps
@@ -51,13 +51,21 @@ class CorruptBlock(ValueError):
     """A cache entry that is not a well-formed block."""
 
 
-def encode_block(matrix: np.ndarray) -> bytes:
-    """Header (magic, rows, cols) + the values as C-ordered little-endian float64."""
-    arr = np.ascontiguousarray(matrix, dtype="<f8")
-    return _HEADER.pack(_MAGIC, *arr.shape) + arr.tobytes()
+def encode_block(matrix: np.ndarray) -> memoryview:
+    """Header (magic, rows, cols) + the values as C-ordered little-endian float64 (read-only bytes).
+
+    The values are copied once, straight from `matrix` (a view of a larger
+    Gram, possibly transposed) into the entry.
+    """
+    rows, cols = matrix.shape
+    entry = bytearray(_HEADER.size + 8 * rows * cols)
+    _HEADER.pack_into(entry, 0, _MAGIC, rows, cols)
+    values = np.frombuffer(entry, dtype="<f8", offset=_HEADER.size).reshape(rows, cols)
+    np.copyto(values, matrix, casting="same_kind")
+    return memoryview(entry).toreadonly()
 
 
-def decode_block(data: bytes) -> np.ndarray:
+def decode_block(data: BytesLike) -> np.ndarray:
     """The matrix of an `encode_block` entry (read-only, no copy)."""
     if len(data) < _HEADER.size:
         raise CorruptBlock("entry shorter than its header")
@@ -100,10 +108,10 @@ class _PendingStores:
 
     def __init__(self, cache: BlockCache) -> None:
         self.cache = cache
-        self.items: list[tuple[str, bytes]] = []
+        self.items: list[tuple[str, BytesLike]] = []
         self.size = 0
 
-    def add(self, name: str, value: bytes) -> None:
+    def add(self, name: str, value: BytesLike) -> None:
         self.items.append((name, value))
         self.size += len(value)
         if self.size >= STORE_BATCH_BYTES:
@@ -207,7 +215,7 @@ class BlockGram:
 
     @staticmethod
     def _cached(
-        key: BlockKey, kernels: tuple[str, ...], fetched: dict[str, Optional[bytes]]
+        key: BlockKey, kernels: tuple[str, ...], fetched: dict[str, Optional[BytesLike]]
     ) -> Optional[list[np.ndarray]]:
         """The block's matrices from the prefetched entries, or None if any is missing or corrupt."""
         found = []

@@ -11,11 +11,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from typing import Optional, Protocol, Sequence
+from typing import Optional, Protocol, Sequence, Union
 
 from redis.exceptions import RedisError
 
 from .redis_link import RedisDown, RedisLink
+
+BytesLike = Union[bytes, memoryview]
+"""A stored value: bytes, or a read-only view of bytes (what `service.blocks` encodes)."""
 
 
 class BlockCache(Protocol):
@@ -23,13 +26,13 @@ class BlockCache(Protocol):
 
     kind: str
 
-    def get_many(self, names: Sequence[str]) -> list[Optional[bytes]]:
+    def get_many(self, names: Sequence[str]) -> list[Optional[BytesLike]]:
         """The stored value of each name, or None (missing, expired or unreachable)."""
 
-    def put(self, name: str, value: bytes) -> None:
+    def put(self, name: str, value: BytesLike) -> None:
         """Store a value (best effort)."""
 
-    def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+    def put_many(self, items: Sequence[tuple[str, BytesLike]]) -> None:
         """Store several values (best effort), in one round trip where the store is remote."""
 
     def status(self) -> str:
@@ -45,13 +48,13 @@ class MemoryBlockCache:
         self.max_bytes = max_bytes
         self.ttl_s = ttl_s
         self.max_entry_bytes = max_bytes if max_entry_bytes is None else min(max_entry_bytes, max_bytes)
-        self._entries: "OrderedDict[str, tuple[float, bytes]]" = OrderedDict()
+        self._entries: "OrderedDict[str, tuple[float, BytesLike]]" = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get_many(self, names: Sequence[str]) -> list[Optional[bytes]]:
+    def get_many(self, names: Sequence[str]) -> list[Optional[BytesLike]]:
         now = time.monotonic()
-        out: list[Optional[bytes]] = []
+        out: list[Optional[BytesLike]] = []
         with self._lock:
             for name in names:
                 item = self._entries.get(name)
@@ -65,7 +68,7 @@ class MemoryBlockCache:
                     out.append(item[1])
         return out
 
-    def put(self, name: str, value: bytes) -> None:
+    def put(self, name: str, value: BytesLike) -> None:
         if len(value) > self.max_entry_bytes:
             return
         expires = time.monotonic() + self.ttl_s if self.ttl_s else 0.0
@@ -77,7 +80,7 @@ class MemoryBlockCache:
             while self._bytes > self.max_bytes:
                 self._drop(next(iter(self._entries)))
 
-    def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+    def put_many(self, items: Sequence[tuple[str, BytesLike]]) -> None:
         for name, value in items:
             self.put(name, value)
 
@@ -111,7 +114,7 @@ class RedisBlockCache:
     def _key(self, name: str) -> str:
         return f"{self.link.prefix}block:{name}"
 
-    def get_many(self, names: Sequence[str]) -> list[Optional[bytes]]:
+    def get_many(self, names: Sequence[str]) -> list[Optional[BytesLike]]:
         if not names:
             return []
         keys = [self._key(n) for n in names]
@@ -121,7 +124,7 @@ class RedisBlockCache:
             self.errors += 1
             return [None] * len(names)
 
-    def put(self, name: str, value: bytes) -> None:
+    def put(self, name: str, value: BytesLike) -> None:
         if len(value) > self.max_entry_bytes:
             return
         key = self._key(name)
@@ -130,7 +133,7 @@ class RedisBlockCache:
         except (RedisDown, RedisError):  # unreachable, or refused (e.g. maxmemory): skip
             self.errors += 1
 
-    def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+    def put_many(self, items: Sequence[tuple[str, BytesLike]]) -> None:
         kept = [(self._key(name), value) for name, value in items if len(value) <= self.max_entry_bytes]
         if not kept:
             return

@@ -116,9 +116,12 @@ def test_block_keys_are_canonical_for_both_orders_and_distinguish_diagonal_block
 @given(st.integers(1, 40), st.integers(1, 40))
 @hyp_settings(max_examples=30, deadline=None)
 def test_block_codec_round_trips(rows, cols):
-    m = np.random.default_rng(rows * 100 + cols).normal(size=(rows, cols))
-    data = encode_block(m)
-    assert np.array_equal(decode_block(data), m)
+    big = np.random.default_rng(rows * 100 + cols).normal(size=(rows + 3, cols + 5))
+    for m in (big[:rows, :cols], big[1:rows + 1, 2:cols + 2].T.copy(), big[2:cols + 2, 1:rows + 1].T):
+        data = encode_block(m)  # contiguous, and views of a larger Gram, transposed or not
+        decoded = decode_block(data)
+        assert decoded.shape == m.shape and np.array_equal(decoded, m) and not decoded.flags.writeable
+        assert bytes(data) == encode_block(np.ascontiguousarray(m)).tobytes()
     with pytest.raises(CorruptBlock):
         decode_block(data[:-1])
     with pytest.raises(CorruptBlock):
