@@ -3,7 +3,8 @@
 `BlockGram.compute` cuts the Gram into the blocks of `rntk_core.tiling`
 (fixed-size runs from the start of each batch, so an appended dataset keeps
 its earlier blocks), fetches every block it needs in one cache round trip,
-computes (then stores) only the missing ones, and writes the blocks straight
+computes only the missing ones (all of them in one call when none is cached),
+stores them in batches, and writes the blocks straight
 into the matrices the request asked for: a symmetric Gram's lower blocks are
 the transposes of its upper ones, as `rntk_core.tiling.tiled_gram` assembles
 them, so the result is the library's bit for bit. A block is stored per kernel
