@@ -41,6 +41,10 @@ class Metrics:
         )
         self.cache_hits = Counter("rntk_cache_hits", "Gram blocks served from the block cache.", registry=r)
         self.cache_misses = Counter("rntk_cache_misses", "Gram blocks not in the cache (computed).", registry=r)
+        self.repeats = Counter(
+            "rntk_repeat_answers", "Gram requests answered whole from the answer kept for an exact repeat.",
+            registry=r,
+        )
         self.compute_seconds = Counter(
             "rntk_compute_seconds", "Seconds spent in the kernel computing Gram blocks.", registry=r
         )

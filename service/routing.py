@@ -26,7 +26,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import npz_body
-from .encoding import JSON, NPZ
+from .encoding import JSON, NPZ, negotiate
+from .repeat_cache import kept
 
 THREAD_PARSE_BYTES = 1 << 20
 """Bodies larger than this are parsed in a worker thread, so /healthz stays responsive."""
@@ -74,6 +75,8 @@ def is_npz(content_type: Optional[str]) -> bool:
 class OrjsonRoute(APIRoute):
     """An `APIRoute` that parses JSON with orjson and, when its body model has ``BATCHES``, npz."""
 
+    repeatable = False
+
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         if self.npz_model is not None:
@@ -99,11 +102,40 @@ class OrjsonRoute(APIRoute):
         async def service_handler(request: Request) -> Response:
             if npz_model is not None and is_npz(request.headers.get("content-type")):
                 body = await request.body()
-                decoded = await _decode_npz(body, npz_model, request.app.state.services.settings.max_body_bytes)
-                return await handler(DecodedRequest(request, body, decoded))
+                services = request.app.state.services
+                key = await _repeat_key(request, body) if self.repeatable else None
+                if key is not None:
+                    hit = services.repeats.get(key)
+                    if hit is not None:
+                        services.metrics.repeats.inc()
+                        services.metrics.cache_hits.inc(hit.blocks)
+                        return Response(hit.body, media_type=hit.media_type, headers=hit.repeat_headers())
+                decoded = await _decode_npz(body, npz_model, services.settings.max_body_bytes)
+                response = await handler(DecodedRequest(request, body, decoded))
+                if key is not None and response.status_code == 200:
+                    services.repeats.put(key, kept(response.body, response.media_type, response.headers))
+                return response
             return await handler(OrjsonRequest(request.scope, request.receive))
 
         return service_handler
+
+
+class RepeatableRoute(OrjsonRoute):
+    """An `OrjsonRoute` whose npz requests answered in a binary format are kept for exact repeats
+    (`service.repeat_cache`)."""
+
+    repeatable = True
+
+
+async def _repeat_key(request: Request, body: bytes) -> Optional[bytes]:
+    """The repeat cache's key for this request, or None if its answer is not kept (JSON, or disabled)."""
+    repeats = request.app.state.services.repeats
+    media_type = negotiate(request.headers.get("accept"))
+    if not repeats.enabled or media_type == JSON:
+        return None
+    if len(body) > THREAD_PARSE_BYTES:
+        return await anyio.to_thread.run_sync(repeats.key, request.url.path, NPZ, media_type, body)
+    return repeats.key(request.url.path, NPZ, media_type, body)
 
 
 async def _decode_npz(body: bytes, model: type[BaseModel], max_bytes: int) -> BaseModel:

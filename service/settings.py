@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     cache_max_entry_bytes: int = Field(
         64 * MiB, ge=1, description="Blocks larger than this are not cached (Redis or in-process)."
     )
+    repeat_cache_max_bytes: int = Field(
+        64 * MiB, ge=0,
+        description="Byte budget, per worker, of whole answers kept for exact repeats of npz Gram requests "
+        "answered as npy/npz; 0 disables it.",
+    )
 
     # Model store -----------------------------------------------------------
     model_ttl_s: int = Field(0, ge=0, description="Lifetime of a stored model in Redis; 0 keeps it forever.")

@@ -23,6 +23,7 @@ from .krr_service import KrrService
 from .metrics import Metrics
 from .models_store import DirectoryModelStore, FallbackCopies, ModelStore, RedisModelStore
 from .redis_link import RedisLink
+from .repeat_cache import RepeatCache
 from .schemas import Dependency, Readiness
 from .settings import Settings
 
@@ -40,6 +41,7 @@ class Services:
     slots: ComputeSlots
     gram: GramService
     krr: KrrService
+    repeats: RepeatCache = field(default_factory=lambda: RepeatCache(0))
     link: Optional[RedisLink] = None
     compiled: threading.Event = field(default_factory=threading.Event)
 
@@ -63,7 +65,8 @@ class Services:
         slots = ComputeSlots(settings.compute_slots, settings.compute_queue, settings.retry_after_s, metrics)
         return cls(
             settings=settings, metrics=metrics, cache=cache, store=store, slots=slots,
-            gram=GramService(blocks, settings), krr=KrrService(blocks, store, settings), link=link,
+            gram=GramService(blocks, settings), krr=KrrService(blocks, store, settings),
+            repeats=RepeatCache(settings.repeat_cache_max_bytes), link=link,
         )
 
     def warm_up(self) -> None:

@@ -1,0 +1,87 @@
+"""Exact repeats of binary Gram requests are answered whole from the kept answer (`service.repeat_cache`)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.repeat_cache import KeptAnswer, RepeatCache
+
+from .conftest import make_settings
+from .helpers import NPZ_HEADERS, assert_matches_core, batch, load_npy, load_npz, npz_body
+
+NPY = {"Accept": "application/x-npy"}
+
+
+def _post(client: TestClient, body: bytes, **headers: str):
+    return client.post("/gram", content=body, headers={**NPZ_HEADERS, **headers})
+
+
+def _counter(client: TestClient, name: str) -> float:
+    found = re.search(rf"^{name} (\S+)$", client.get("/metrics").text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+@pytest.fixture
+def client(tmp_path):
+    with TestClient(create_app(make_settings(tmp_path, block_size=4))) as c:
+        yield c
+
+
+def test_a_repeat_is_the_same_answer_with_every_block_a_hit(client):
+    X = batch(10, seed=90)  # 3 runs of 4: 6 blocks
+    body = npz_body({"X": X}, {"params": {"sigma_w": 1.3}, "output": "ntk"})
+    first, second = _post(client, body, **NPY), _post(client, body, **NPY)
+    assert first.status_code == second.status_code == 200
+    assert second.content == first.content
+    assert_matches_core(load_npy(second.content), X, params={"sigma_w": 1.3}, block_size=4)
+    assert (first.headers["x-rntk-cache-blocks"], first.headers["x-rntk-cache-misses"]) == ("6", "6")
+    assert (second.headers["x-rntk-cache-blocks"], second.headers["x-rntk-cache-hits"],
+            second.headers["x-rntk-cache-misses"]) == ("6", "6", "0")
+    assert second.headers["x-rntk-shape"] == "10,10" and second.headers["content-type"] == "application/x-npy"
+    assert _counter(client, "rntk_repeat_answers_total") == 1.0
+    assert _counter(client, "rntk_cache_hits_total") == 6.0
+
+
+def test_only_the_same_body_in_the_same_formats_is_a_repeat(client):
+    X = batch(7, seed=91)
+    body = npz_body({"X": X}, {"output": "both"})
+    _post(client, body, **NPY)
+    other_format = _post(client, body, Accept="application/x-npz")  # same request, answered as npz
+    arrays = load_npz(other_format.content)
+    assert_matches_core((arrays["ntk"], arrays["nngp"]), X, output="both", block_size=4)
+    other_params = _post(client, npz_body({"X": X}, {"output": "both", "params": {"sigma_b": 0.5}}), **NPY)
+    assert other_params.status_code == 200
+    as_json = _post(client, body)
+    as_json_again = _post(client, body)
+    assert as_json.json()["ntk"] == as_json_again.json()["ntk"] == arrays["ntk"].tolist()
+    assert _counter(client, "rntk_repeat_answers_total") == 0.0
+
+
+def test_refusals_are_not_kept_and_the_cache_can_be_switched_off(tmp_path, client):
+    bad = npz_body({"X": [[1.0, np.nan]]}, {})
+    assert _post(client, bad, **NPY).status_code == 422
+    assert _post(client, bad, **NPY).status_code == 422
+    assert _counter(client, "rntk_repeat_answers_total") == 0.0
+    with TestClient(create_app(make_settings(tmp_path, repeat_cache_max_bytes=0))) as off:
+        body = npz_body({"X": batch(5, seed=92)}, {})
+        assert _post(off, body, **NPY).content == _post(off, body, **NPY).content
+        assert _counter(off, "rntk_repeat_answers_total") == 0.0
+        assert _counter(off, "rntk_cache_hits_total") == 1.0  # served by the block cache instead
+
+
+def test_kept_answers_are_bounded_in_bytes_least_recently_used_out():
+    cache = RepeatCache(max_bytes=100)
+    answer = lambda n: KeptAnswer(bytes(n), "application/x-npy", {"x-rntk-cache-blocks": "1"}, 1)  # noqa: E731
+    for key in (b"a", b"b", b"c"):
+        cache.put(key, answer(30))
+    assert cache.get(b"a") is not None  # now the most recently used
+    cache.put(b"d", answer(30))
+    assert cache.get(b"b") is None and cache.get(b"a") is not None and cache.size_bytes == 90
+    cache.put(b"huge", answer(101))
+    assert cache.get(b"huge") is None and len(cache) == 3
+    assert RepeatCache.key("/gram", "npz", "npy", b"x") != RepeatCache.key("/gram", "npz", "npz", b"x")
