@@ -10,7 +10,9 @@ load on the machine hits every figure alike):
   nothing is reused), in three formats: a JSON request answered as JSON, a
   JSON request answered as ``.npy``, and an ``.npz`` request (the batch as
   arrays, `service.client.npz_request`) answered as ``.npy``;
-- the service, cached: the identical request again, served from the block cache.
+- the service, cached: the identical request again (npz: the kept answer;
+  JSON: assembled from the block cache);
+- the HTTP floor: the npz exchange with a server that does nothing else.
 
 Goals (printed with the figures, for each format): with an npy answer the cold
 service adds at most 25% to the core's time; a cached repeat is at least 20x
@@ -22,21 +24,20 @@ moving the 3 MB of a cached N = 500 exchange, which would be charged to the
 service otherwise.
 
 What bounds the cache's ratio. A cold call costs the core's time, which grows
-as N²·T (N(N+1)/2·T pair-steps): at N = 500, T = 100 some 11-55 ms, depending
-on the machine and its load. A cached repeat computes nothing; its floor is
-moving the bytes and touching each of them once. Measured in-process on the
-npz path at N = 500, T = 100: reading the 0.4 MB archive (zip, CRC, checks)
-~0.35 ms; hashing it (SHA-256 of every sequence, to find the blocks) ~0.35 ms;
-fetching and copying the 2 MB Gram into the response body ~0.15 ms; routing
-and the hop to a compute thread ~0.3 ms; and HTTP over loopback, 0.4 MB in and
-2 MB out with the client's ``np.load``, ~0.6 ms even for a server that does
-nothing. That is about 2 ms on a quiet machine, so 20x needs a core call of
-40 ms or more: at T = 100 the ratio reaches 20x only when the core is slow
-(goals are judged best against best, both measured in the same run). JSON requests add parsing and
-converting 1 MB of text (~2 ms), JSON answers encoding and parsing 5 MB more.
-The ratio grows with T (the core's cost grows as N²·T, the floor only as N·T
-+ N²), which is why the run adds one line at a larger T (``--scale-t``) when
-the 20x goal is not met at the main size.
+as N²·T (N(N+1)/2·T pair-steps): at N = 500, T = 100 some 11-40 ms, depending
+on the machine and its load. A cached repeat computes nothing: an exact repeat
+of an npz request is answered whole from the answer kept for it
+(`service.repeat_cache`), so what it costs is one SHA-256 of the 0.4 MB body
+(~0.3 ms), routing (~0.3 ms) and HTTP over loopback, 0.4 MB in and 2 MB out
+with the client's ``np.load``. The run measures that last part on its own, with
+a server that does nothing else (``http_floor_app.py``), and prints the largest
+ratio any server could show at this size: the cold call's time over the floor.
+JSON requests are not kept whole (they carry the cache figures in the body);
+their repeats are assembled from the block cache, after parsing and converting
+1 MB of text (~2 ms), and JSON answers add encoding and parsing 5 MB more. The
+ratio grows with T (the core's cost grows as N²·T, the floor only as N·T + N²),
+which is why the run adds one line at a larger T (``--scale-t``) when the 20x
+goal is not met at the main size.
 
 Run from the repository root::
 
@@ -238,6 +239,30 @@ def scale_line(service: Service, n: int, t: int, reps: int) -> None:
           f"(T = {t} is not the goal's size; it shows how the cache's value scales with compute)")
 
 
+def http_floor(n: int, t: int, reps: int, env: dict[str, str], log) -> Timing:
+    """Timings of `http_floor_app` (reads the request, sends an n×n npy, nothing else) for the npz request."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "http_floor_app:app", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"], cwd=Path(__file__).resolve().parent, env={**env, "FLOOR_N": str(n)},
+        stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: httpx.get(url + "/gram").status_code == 405, "the floor server")
+        fmt = FORMATS[-1]
+        content = fmt.body(np.random.default_rng(2).normal(size=(n, t)), 1.3)
+        floor = Service(url)
+        try:
+            for _ in range(3):
+                floor.post(fmt, content)
+            return Timing([floor.post(fmt, content)[0] for _ in range(reps)])
+        finally:
+            floor.close()
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=500)
@@ -281,6 +306,11 @@ def main() -> None:
             mode = "Redis" if args.redis else "in-process LRU"
             core, cold, cached, sizes, worst = measure(service, args.n, args.t, args.reps, FORMATS)
             met = report(args.n, args.t, mode, core, cold, cached, sizes, worst)
+            floor = http_floor(args.n, args.t, args.reps, env, log)
+            npz_cold = cold[FORMATS[-1].label]
+            print(f"  HTTP floor: a server that only reads the npz request and sends the {args.n}x{args.n} npy: "
+                  f"{floor}; so no server could show cold / cached above {npz_cold.best / floor.best:.1f}x "
+                  f"best ({npz_cold.median / floor.median:.1f}x median) at this size on this machine")
             if not met and args.scale_t:
                 scale_line(service, args.n, args.scale_t, max(3, args.reps // 2))
         finally:
