@@ -11,6 +11,10 @@ A route whose body model declares ``BATCHES`` also takes
 decoded and checked here, and FastAPI receives the finished request model in
 place of parsed JSON, so the endpoint, its dependencies and the service code
 are the same for both formats. The OpenAPI document lists both bodies.
+
+A `RepeatableRoute` (``POST /gram``) also answers an exact repeat of an npz
+request asked for in a binary format from the answer kept for it
+(`service.repeat_cache`), before decoding anything.
 """
 
 from __future__ import annotations
