@@ -5,10 +5,13 @@ that of an earlier one, answered in the same format, has the same answer: the
 kernel version is fixed for the life of the process and everything the answer
 depends on is in the body. Keeping the finished answer lets a repeat skip
 reading the archive, hashing its sequences and assembling the Gram from
-blocks; what is left is one SHA-256 of the body and the HTTP exchange, which is
-what an exact repeat (a retry, a dashboard refresh, several clients asking for
-the same matrix) should cost. Only binary answers are kept: they carry the
-cache figures in headers, which a repeat rewrites (every block a hit).
+blocks; what is left is one CRC-32 of the body, one comparison with the kept
+request, and the HTTP exchange, which is what an exact repeat (a retry, a
+dashboard refresh, several clients asking for the same matrix) should cost.
+The CRC only finds candidates: an answer is served only for a request equal
+byte for byte to the one it answered, so a collision, accidental or crafted,
+costs a miss and never a wrong answer. Only binary answers are kept: they
+carry the cache figures in headers, which a repeat rewrites (every block a hit).
 
 In-process and per worker, bounded in bytes, least recently used out first.
 The block cache behind it is still what serves overlapping requests, and what
@@ -17,13 +20,16 @@ replicas share.
 
 from __future__ import annotations
 
-import hashlib
 import threading
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Mapping, Optional, Union
 
 HEADER_PREFIX = "x-rntk-"
+
+Slot = tuple[str, str, int, int]
+"""Path, answer media type, body length, body CRC-32."""
 
 
 @dataclass(frozen=True)
@@ -35,21 +41,27 @@ class KeptAnswer:
     headers: Mapping[str, str]
     blocks: int
 
-    @property
-    def size(self) -> int:
-        return len(self.body)
-
     def repeat_headers(self) -> dict[str, str]:
         """The headers of this answer served again: every block a hit, none a miss."""
         return {**self.headers, "x-rntk-cache-hits": str(self.blocks), "x-rntk-cache-misses": "0"}
 
 
+@dataclass(frozen=True)
+class _Entry:
+    request: bytes
+    answer: KeptAnswer
+
+    @property
+    def size(self) -> int:
+        return len(self.request) + len(self.answer.body)
+
+
 class RepeatCache:
-    """Kept answers by request digest; thread-safe."""
+    """Kept answers by request (what it was sent to, its formats and its body); thread-safe."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._answers: "OrderedDict[bytes, KeptAnswer]" = OrderedDict()
+        self._entries: "OrderedDict[Slot, _Entry]" = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -58,31 +70,32 @@ class RepeatCache:
         return self.max_bytes > 0
 
     @staticmethod
-    def key(path: str, content_type: str, media_type: str, body: bytes) -> bytes:
-        """The digest naming a request: where it went, its formats, and its body."""
-        h = hashlib.sha256(f"{path}\n{content_type}\n{media_type}\n".encode())
-        h.update(body)
-        return h.digest()
+    def slot(path: str, media_type: str, body: bytes) -> Slot:
+        """Where a request's answer is kept: what it was sent to, its answer's format, its body's size and CRC."""
+        return path, media_type, len(body), zlib.crc32(body)
 
-    def get(self, key: bytes) -> Optional[KeptAnswer]:
+    def get(self, slot: Slot, body: bytes) -> Optional[KeptAnswer]:
+        """The answer kept for exactly this request (its `slot`, and a body equal byte for byte), if any."""
         with self._lock:
-            answer = self._answers.get(key)
-            if answer is not None:
-                self._answers.move_to_end(key)
-            return answer
+            entry = self._entries.get(slot)
+            if entry is None or entry.request != body:
+                return None
+            self._entries.move_to_end(slot)
+            return entry.answer
 
-    def put(self, key: bytes, answer: KeptAnswer) -> None:
-        """Keep an answer (not if it alone exceeds the budget), dropping the least recently used."""
-        if answer.size > self.max_bytes:
+    def put(self, slot: Slot, body: bytes, answer: KeptAnswer) -> None:
+        """Keep the answer to a request (not if the two alone exceed the budget), dropping the least recently used."""
+        entry = _Entry(bytes(body), answer)
+        if entry.size > self.max_bytes:
             return
         with self._lock:
-            old = self._answers.pop(key, None)
+            old = self._entries.pop(slot, None)
             if old is not None:
                 self._bytes -= old.size
-            self._answers[key] = answer
-            self._bytes += answer.size
+            self._entries[slot] = entry
+            self._bytes += entry.size
             while self._bytes > self.max_bytes:
-                _, dropped = self._answers.popitem(last=False)
+                _, dropped = self._entries.popitem(last=False)
                 self._bytes -= dropped.size
 
     @property
@@ -90,7 +103,7 @@ class RepeatCache:
         return self._bytes
 
     def __len__(self) -> int:
-        return len(self._answers)
+        return len(self._entries)
 
 
 def kept(body: Union[bytes, memoryview], media_type: str, headers: Mapping[str, str]) -> KeptAnswer:

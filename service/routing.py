@@ -31,7 +31,7 @@ from starlette.responses import Response
 
 from . import npz_body
 from .encoding import JSON, NPZ, negotiate
-from .repeat_cache import kept
+from .repeat_cache import KeptAnswer, Slot, kept
 
 THREAD_PARSE_BYTES = 1 << 20
 """Bodies larger than this are parsed in a worker thread, so /healthz stays responsive."""
@@ -107,17 +107,15 @@ class OrjsonRoute(APIRoute):
             if npz_model is not None and is_npz(request.headers.get("content-type")):
                 body = await request.body()
                 services = request.app.state.services
-                key = await _repeat_key(request, body) if self.repeatable else None
-                if key is not None:
-                    hit = services.repeats.get(key)
-                    if hit is not None:
-                        services.metrics.repeats.inc()
-                        services.metrics.cache_hits.inc(hit.blocks)
-                        return Response(hit.body, media_type=hit.media_type, headers=hit.repeat_headers())
+                slot, hit = await _kept_answer(request, body) if self.repeatable else (None, None)
+                if hit is not None:
+                    services.metrics.repeats.inc()
+                    services.metrics.cache_hits.inc(hit.blocks)
+                    return Response(hit.body, media_type=hit.media_type, headers=hit.repeat_headers())
                 decoded = await _decode_npz(body, npz_model, services.settings.max_body_bytes)
                 response = await handler(DecodedRequest(request, body, decoded))
-                if key is not None and response.status_code == 200:
-                    services.repeats.put(key, kept(response.body, response.media_type, response.headers))
+                if slot is not None and response.status_code == 200:
+                    services.repeats.put(slot, body, kept(response.body, response.media_type, response.headers))
                 return response
             return await handler(OrjsonRequest(request.scope, request.receive))
 
@@ -131,15 +129,21 @@ class RepeatableRoute(OrjsonRoute):
     repeatable = True
 
 
-async def _repeat_key(request: Request, body: bytes) -> Optional[bytes]:
-    """The repeat cache's key for this request, or None if its answer is not kept (JSON, or disabled)."""
+async def _kept_answer(request: Request, body: bytes) -> tuple[Optional[Slot], Optional[KeptAnswer]]:
+    """Where this request's answer is kept (None: a JSON answer, or kept answers disabled), and the answer
+    kept there for exactly this request, if any."""
     repeats = request.app.state.services.repeats
     media_type = negotiate(request.headers.get("accept"))
     if not repeats.enabled or media_type == JSON:
-        return None
+        return None, None
+
+    def look_up() -> tuple[Slot, Optional[KeptAnswer]]:
+        slot = repeats.slot(request.url.path, media_type, body)
+        return slot, repeats.get(slot, body)
+
     if len(body) > THREAD_PARSE_BYTES:
-        return await anyio.to_thread.run_sync(repeats.key, request.url.path, NPZ, media_type, body)
-    return repeats.key(request.url.path, NPZ, media_type, body)
+        return await anyio.to_thread.run_sync(look_up)
+    return look_up()
 
 
 async def _decode_npz(body: bytes, model: type[BaseModel], max_bytes: int) -> BaseModel:

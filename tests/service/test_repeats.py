@@ -76,12 +76,26 @@ def test_refusals_are_not_kept_and_the_cache_can_be_switched_off(tmp_path, clien
 
 def test_kept_answers_are_bounded_in_bytes_least_recently_used_out():
     cache = RepeatCache(max_bytes=100)
-    answer = lambda n: KeptAnswer(bytes(n), "application/x-npy", {"x-rntk-cache-blocks": "1"}, 1)  # noqa: E731
-    for key in (b"a", b"b", b"c"):
-        cache.put(key, answer(30))
-    assert cache.get(b"a") is not None  # now the most recently used
-    cache.put(b"d", answer(30))
-    assert cache.get(b"b") is None and cache.get(b"a") is not None and cache.size_bytes == 90
-    cache.put(b"huge", answer(101))
-    assert cache.get(b"huge") is None and len(cache) == 3
-    assert RepeatCache.key("/gram", "npz", "npy", b"x") != RepeatCache.key("/gram", "npz", "npz", b"x")
+    answer = KeptAnswer(bytes(20), "application/x-npy", {"x-rntk-cache-blocks": "1"}, 1)
+    requests = {name: name.encode() * 10 for name in "abcd"}  # 10 bytes of request + 20 of answer each
+    slots = {name: RepeatCache.slot("/gram", "application/x-npy", body) for name, body in requests.items()}
+    for name in "abc":
+        cache.put(slots[name], requests[name], answer)
+    assert cache.get(slots["a"], requests["a"]) is answer  # now the most recently used
+    cache.put(slots["d"], requests["d"], answer)
+    assert cache.get(slots["b"], requests["b"]) is None and cache.get(slots["a"], requests["a"]) is answer
+    assert cache.size_bytes == 90 and len(cache) == 3
+    big = bytes(81)
+    cache.put(RepeatCache.slot("/gram", "application/x-npy", big), big, answer)  # 101 bytes with its answer
+    assert cache.get(RepeatCache.slot("/gram", "application/x-npy", big), big) is None and len(cache) == 3
+
+
+def test_an_answer_is_served_only_for_the_same_bytes_even_when_the_crc_collides():
+    cache = RepeatCache(max_bytes=1 << 20)
+    answer = KeptAnswer(b"answer", "application/x-npy", {}, 0)
+    first, second = b"aaaaa", b"bbbbb"
+    slot = ("/gram", "application/x-npy", 5, 0)  # one slot for both, as a colliding CRC would give
+    cache.put(slot, first, answer)
+    assert cache.get(slot, first) is answer
+    assert cache.get(slot, second) is None
+    assert RepeatCache.slot("/gram", "application/x-npy", b"x") != RepeatCache.slot("/gram", "application/x-npz", b"x")
