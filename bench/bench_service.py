@@ -27,11 +27,12 @@ What bounds the cache's ratio. A cold call costs the core's time, which grows
 as N²·T (N(N+1)/2·T pair-steps): at N = 500, T = 100 some 11-40 ms, depending
 on the machine and its load. A cached repeat computes nothing: an exact repeat
 of an npz request is answered whole from the answer kept for it
-(`service.repeat_cache`), so what it costs is one SHA-256 of the 0.4 MB body
-(~0.3 ms), routing (~0.3 ms) and HTTP over loopback, 0.4 MB in and 2 MB out
-with the client's ``np.load``. The run measures that last part on its own, with
-a server that does nothing else (``http_floor_app.py``), and prints the largest
-ratio any server could show at this size: the cold call's time over the floor.
+(`service.repeat_cache`), so what it costs is a CRC-32 of the 0.4 MB body and
+a comparison with the kept request (~0.15 ms), routing (~0.2 ms) and HTTP over
+loopback, 0.4 MB in and 2 MB out with the client's ``np.load``. The run
+measures that last part on its own, with a server that does nothing else
+(``http_floor_app.py``), and prints the largest ratio any server could show at
+this size: the cold call's time over the floor.
 JSON requests are not kept whole (they carry the cache figures in the body);
 their repeats are assembled from the block cache, after parsing and converting
 1 MB of text (~2 ms), and JSON answers add encoding and parsing 5 MB more. The
