@@ -125,29 +125,25 @@ class RedisBlockCache:
             return [None] * len(names)
 
     def put(self, name: str, value: BytesLike) -> None:
-        if len(value) > self.max_entry_bytes:
-            return
-        key = self._key(name)
-        try:
-            self.link.call(lambda r: r.set(key, value, ex=self.ttl_s or None))
-        except (RedisDown, RedisError):  # unreachable, or refused (e.g. maxmemory): skip
-            self.errors += 1
+        self.put_many([(name, value)])
 
     def put_many(self, items: Sequence[tuple[str, BytesLike]]) -> None:
         kept = [(self._key(name), value) for name, value in items if len(value) <= self.max_entry_bytes]
         if not kept:
             return
 
-        def store(r) -> None:
+        def store(r) -> list:
             pipe = r.pipeline(transaction=False)
             for key, value in kept:
                 pipe.set(key, value, ex=self.ttl_s or None)
-            pipe.execute(raise_on_error=False)  # a refused SET (e.g. maxmemory) skips that block only
+            return pipe.execute(raise_on_error=False)
 
         try:
-            self.link.call(store)
-        except (RedisDown, RedisError):
+            results = self.link.call(store)
+        except (RedisDown, RedisError):  # unreachable: skip them all
             self.errors += 1
+            return
+        self.errors += sum(isinstance(r, RedisError) for r in results)  # refused (e.g. maxmemory): skip that one
 
     def status(self) -> str:
         return "ok" if self.link.ping() else "unreachable"

@@ -31,7 +31,7 @@ from starlette.responses import Response
 
 from . import npz_body
 from .encoding import JSON, NPZ, negotiate
-from .repeat_cache import KeptAnswer, Slot, kept
+from .repeat_cache import KeptAnswer, RepeatCache, Slot, kept
 
 THREAD_PARSE_BYTES = 1 << 20
 """Bodies larger than this are parsed in a worker thread, so /healthz stays responsive."""
@@ -107,7 +107,7 @@ class OrjsonRoute(APIRoute):
             if npz_model is not None and is_npz(request.headers.get("content-type")):
                 body = await request.body()
                 services = request.app.state.services
-                slot, hit = await _kept_answer(request, body) if self.repeatable else (None, None)
+                slot, hit = await _kept_answer(services.repeats, request, body) if self.repeatable else (None, None)
                 if hit is not None:
                     services.metrics.repeats.inc()
                     services.metrics.cache_hits.inc(hit.blocks)
@@ -129,10 +129,11 @@ class RepeatableRoute(OrjsonRoute):
     repeatable = True
 
 
-async def _kept_answer(request: Request, body: bytes) -> tuple[Optional[Slot], Optional[KeptAnswer]]:
+async def _kept_answer(
+    repeats: RepeatCache, request: Request, body: bytes
+) -> tuple[Optional[Slot], Optional[KeptAnswer]]:
     """Where this request's answer is kept (None: a JSON answer, or kept answers disabled), and the answer
     kept there for exactly this request, if any."""
-    repeats = request.app.state.services.repeats
     media_type = negotiate(request.headers.get("accept"))
     if not repeats.enabled or media_type == JSON:
         return None, None

@@ -130,3 +130,21 @@ def test_put_many_skips_oversized_entries_and_sets_the_ttl(tmp_path, redis_serve
         assert cache.errors == 0
     finally:
         link.close()
+
+
+def test_a_refused_write_is_counted_and_skipped(tmp_path, own_redis):
+    settings = make_settings(tmp_path, redis_url=own_redis.url, redis_prefix="refused:")
+    link = RedisLink(settings)
+    try:
+        cache = RedisBlockCache(link, ttl_s=60)
+        r = redis.Redis.from_url(own_redis.url)
+        r.config_set("maxmemory-policy", "noeviction")
+        r.config_set("maxmemory", 1)  # every write is refused (OOM)
+        cache.put("a", b"1")
+        cache.put_many([("b", b"2"), ("c", b"3")])
+        assert cache.errors == 3
+        r.config_set("maxmemory", 0)
+        cache.put_many([("b", b"2")])
+        assert cache.get_many(["a", "b", "c"]) == [None, b"2", None] and cache.errors == 3
+    finally:
+        link.close()
