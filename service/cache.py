@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from typing import Optional, Protocol, Sequence, Union
 
 from redis.exceptions import RedisError
 
+from .lru import SizedLRU
 from .redis_link import RedisDown, RedisLink
 
 BytesLike = Union[bytes, memoryview]
@@ -48,8 +48,7 @@ class MemoryBlockCache:
         self.max_bytes = max_bytes
         self.ttl_s = ttl_s
         self.max_entry_bytes = max_bytes if max_entry_bytes is None else min(max_entry_bytes, max_bytes)
-        self._entries: "OrderedDict[str, tuple[float, BytesLike]]" = OrderedDict()
-        self._bytes = 0
+        self._entries: SizedLRU[str, tuple[float, BytesLike]] = SizedLRU(max_bytes, lambda item: len(item[1]))
         self._lock = threading.Lock()
 
     def get_many(self, names: Sequence[str]) -> list[Optional[BytesLike]]:
@@ -57,14 +56,14 @@ class MemoryBlockCache:
         out: list[Optional[BytesLike]] = []
         with self._lock:
             for name in names:
-                item = self._entries.get(name)
+                item = self._entries.peek(name)
                 if item is None:
                     out.append(None)
                 elif item[0] and item[0] <= now:
-                    self._drop(name)
+                    self._entries.pop(name)
                     out.append(None)
                 else:
-                    self._entries.move_to_end(name)
+                    self._entries.touch(name)
                     out.append(item[1])
         return out
 
@@ -73,25 +72,16 @@ class MemoryBlockCache:
             return
         expires = time.monotonic() + self.ttl_s if self.ttl_s else 0.0
         with self._lock:
-            if name in self._entries:
-                self._drop(name)
-            self._entries[name] = (expires, value)
-            self._bytes += len(value)
-            while self._bytes > self.max_bytes:
-                self._drop(next(iter(self._entries)))
+            self._entries.put(name, (expires, value))
 
     def put_many(self, items: Sequence[tuple[str, BytesLike]]) -> None:
         for name, value in items:
             self.put(name, value)
 
-    def _drop(self, name: str) -> None:
-        _, value = self._entries.pop(name)
-        self._bytes -= len(value)
-
     @property
     def size_bytes(self) -> int:
         """Bytes currently held."""
-        return self._bytes
+        return self._entries.size_bytes
 
     def __len__(self) -> int:
         return len(self._entries)

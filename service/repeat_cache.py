@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Mapping, Optional, Union
+
+from .lru import SizedLRU
 
 HEADER_PREFIX = "x-rntk-"
 
@@ -61,8 +62,7 @@ class RepeatCache:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._entries: "OrderedDict[Slot, _Entry]" = OrderedDict()
-        self._bytes = 0
+        self._entries: SizedLRU[Slot, _Entry] = SizedLRU(max_bytes, lambda entry: entry.size)
         self._lock = threading.Lock()
 
     @property
@@ -77,30 +77,21 @@ class RepeatCache:
     def get(self, slot: Slot, body: bytes) -> Optional[KeptAnswer]:
         """The answer kept for exactly this request (its `slot`, and a body equal byte for byte), if any."""
         with self._lock:
-            entry = self._entries.get(slot)
+            entry = self._entries.peek(slot)
             if entry is None or entry.request != body:
                 return None
-            self._entries.move_to_end(slot)
+            self._entries.touch(slot)
             return entry.answer
 
     def put(self, slot: Slot, body: bytes, answer: KeptAnswer) -> None:
         """Keep the answer to a request (not if the two alone exceed the budget), dropping the least recently used."""
         entry = _Entry(bytes(body), answer)
-        if entry.size > self.max_bytes:
-            return
         with self._lock:
-            old = self._entries.pop(slot, None)
-            if old is not None:
-                self._bytes -= old.size
-            self._entries[slot] = entry
-            self._bytes += entry.size
-            while self._bytes > self.max_bytes:
-                _, dropped = self._entries.popitem(last=False)
-                self._bytes -= dropped.size
+            self._entries.put(slot, entry)
 
     @property
     def size_bytes(self) -> int:
-        return self._bytes
+        return self._entries.size_bytes
 
     def __len__(self) -> int:
         return len(self._entries)
