@@ -240,16 +240,31 @@ def scale_line(service: Service, n: int, t: int, reps: int) -> None:
           f"(T = {t} is not the goal's size; it shows how the cache's value scales with compute)")
 
 
-def http_floor(n: int, t: int, reps: int, env: dict[str, str], log) -> Timing:
-    """Timings of `http_floor_app` (reads the request, sends an n×n npy, nothing else) for the npz request."""
+def start_uvicorn(app: str, cwd: Path, env: dict[str, str], log, ready: Callable[[str], bool],
+                  what: str) -> tuple[subprocess.Popen, str]:
+    """``uvicorn app`` on a free local port, once ``ready(url)``; the process and its URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     child = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "http_floor_app:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"], cwd=Path(__file__).resolve().parent, env={**env, "FLOOR_N": str(n)},
-        stdout=log, stderr=subprocess.STDOUT)
+        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    wait_until(lambda: ready(url), what)
+    return child, url
+
+
+def stop(child: subprocess.Popen) -> None:
+    child.terminate()
     try:
-        wait_until(lambda: httpx.get(url + "/gram").status_code == 405, "the floor server")
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+
+
+def http_floor(n: int, t: int, reps: int, env: dict[str, str], log) -> Timing:
+    """Timings of `http_floor_app` (reads the request, sends an n×n npy, nothing else) for the npz request."""
+    child, url = start_uvicorn("http_floor_app:app", Path(__file__).resolve().parent, {**env, "FLOOR_N": str(n)},
+                               log, lambda u: httpx.get(u + "/gram").status_code == 405, "the floor server")
+    try:
         fmt = FORMATS[-1]
         content = fmt.body(np.random.default_rng(2).normal(size=(n, t)), 1.3)
         floor = Service(url)
@@ -260,8 +275,7 @@ def http_floor(n: int, t: int, reps: int, env: dict[str, str], log) -> Timing:
         finally:
             floor.close()
     finally:
-        child.terminate()
-        child.wait(timeout=10)
+        stop(child)
 
 
 def main() -> None:
@@ -295,13 +309,10 @@ def main() -> None:
             wait_until(lambda: redis.Redis(port=rport).ping(), "redis-server")
         else:
             env.pop("RNTK_REDIS_URL", None)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
         log = open(tmp / "uvicorn.log", "wb")
-        children.append(subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "service.app:app", "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "warning"], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
-        wait_until(lambda: httpx.get(url + "/readyz").status_code == 200, "the service")
+        child, url = start_uvicorn("service.app:app", REPO_ROOT, env, log,
+                                   lambda u: httpx.get(u + "/readyz").status_code == 200, "the service")
+        children.append(child)
         service = Service(url)
         try:
             mode = "Redis" if args.redis else "in-process LRU"
@@ -318,11 +329,7 @@ def main() -> None:
             service.close()
     finally:
         for child in reversed(children):
-            child.terminate()
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            stop(child)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
