@@ -4,9 +4,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 
 from rntk_core import RNTKParams, gram
+from rntk_core._numba_config import PARALLEL_MIN_STEPS, parallel_region
 
 RNG = np.random.default_rng(3)
 
@@ -42,10 +44,6 @@ def test_python_threads_run_while_a_gram_computes():
 
 
 def test_small_work_runs_on_the_calling_thread_alone_and_the_thread_count_comes_back():
-    import numba
-
-    from rntk_core._numba_config import PARALLEL_MIN_STEPS, parallel_region
-
     before = numba.get_num_threads()
     with parallel_region(PARALLEL_MIN_STEPS - 1):
         assert numba.get_num_threads() == 1

@@ -77,3 +77,8 @@ def npz_body(batches: dict[str, list], fields: Optional[dict] = None) -> bytes:
 
 
 NPZ_HEADERS = {"Content-Type": "application/x-npz"}
+
+
+def post_npz(client, body: bytes, path: str = "/gram", **headers: str):
+    """POST an npz body through a test client (extra headers, e.g. ``Accept``, as keywords)."""
+    return client.post(path, content=body, headers={**NPZ_HEADERS, **headers})

@@ -21,13 +21,9 @@ from rntk_core import KernelRidge, RNTKParams
 from service.app import create_app
 
 from .conftest import make_settings
-from .helpers import (NPZ_HEADERS, assert_matches_core, batch, expected, load_npy, load_npz, npz, npz_body,
+from .helpers import (assert_matches_core, post_npz, batch, expected, load_npy, load_npz, npz, npz_body,
                       request_entry)
 from .npz_strategies import npz_bodies
-
-
-def post_npz(client: TestClient, body: bytes, path: str = "/gram", **headers: str):
-    return client.post(path, content=body, headers={**NPZ_HEADERS, **headers})
 
 
 @pytest.fixture

@@ -12,13 +12,9 @@ from service.app import create_app
 from service.repeat_cache import KeptAnswer, RepeatCache
 
 from .conftest import make_settings
-from .helpers import NPZ_HEADERS, assert_matches_core, batch, load_npy, load_npz, npz_body
+from .helpers import assert_matches_core, batch, load_npy, load_npz, npz_body, post_npz
 
 NPY = {"Accept": "application/x-npy"}
-
-
-def _post(client: TestClient, body: bytes, **headers: str):
-    return client.post("/gram", content=body, headers={**NPZ_HEADERS, **headers})
 
 
 def _counter(client: TestClient, name: str) -> float:
@@ -35,7 +31,7 @@ def client(tmp_path):
 def test_a_repeat_is_the_same_answer_with_every_block_a_hit(client):
     X = batch(10, seed=90)  # 3 runs of 4: 6 blocks
     body = npz_body({"X": X}, {"params": {"sigma_w": 1.3}, "output": "ntk"})
-    first, second = _post(client, body, **NPY), _post(client, body, **NPY)
+    first, second = post_npz(client, body, **NPY), post_npz(client, body, **NPY)
     assert first.status_code == second.status_code == 200
     assert second.content == first.content
     assert_matches_core(load_npy(second.content), X, params={"sigma_w": 1.3}, block_size=4)
@@ -50,26 +46,26 @@ def test_a_repeat_is_the_same_answer_with_every_block_a_hit(client):
 def test_only_the_same_body_in_the_same_formats_is_a_repeat(client):
     X = batch(7, seed=91)
     body = npz_body({"X": X}, {"output": "both"})
-    _post(client, body, **NPY)
-    other_format = _post(client, body, Accept="application/x-npz")  # same request, answered as npz
+    post_npz(client, body, **NPY)
+    other_format = post_npz(client, body, Accept="application/x-npz")  # same request, answered as npz
     arrays = load_npz(other_format.content)
     assert_matches_core((arrays["ntk"], arrays["nngp"]), X, output="both", block_size=4)
-    other_params = _post(client, npz_body({"X": X}, {"output": "both", "params": {"sigma_b": 0.5}}), **NPY)
+    other_params = post_npz(client, npz_body({"X": X}, {"output": "both", "params": {"sigma_b": 0.5}}), **NPY)
     assert other_params.status_code == 200
-    as_json = _post(client, body)
-    as_json_again = _post(client, body)
+    as_json = post_npz(client, body)
+    as_json_again = post_npz(client, body)
     assert as_json.json()["ntk"] == as_json_again.json()["ntk"] == arrays["ntk"].tolist()
     assert _counter(client, "rntk_repeat_answers_total") == 0.0
 
 
 def test_refusals_are_not_kept_and_the_cache_can_be_switched_off(tmp_path, client):
     bad = npz_body({"X": [[1.0, np.nan]]}, {})
-    assert _post(client, bad, **NPY).status_code == 422
-    assert _post(client, bad, **NPY).status_code == 422
+    assert post_npz(client, bad, **NPY).status_code == 422
+    assert post_npz(client, bad, **NPY).status_code == 422
     assert _counter(client, "rntk_repeat_answers_total") == 0.0
     with TestClient(create_app(make_settings(tmp_path, repeat_cache_max_bytes=0))) as off:
         body = npz_body({"X": batch(5, seed=92)}, {})
-        assert _post(off, body, **NPY).content == _post(off, body, **NPY).content
+        assert post_npz(off, body, **NPY).content == post_npz(off, body, **NPY).content
         assert _counter(off, "rntk_repeat_answers_total") == 0.0
         assert _counter(off, "rntk_cache_hits_total") == 1.0  # served by the block cache instead
 
