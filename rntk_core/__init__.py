@@ -4,10 +4,12 @@ The kernels of an infinitely wide Elman RNN for batches of variable-length,
 multivariate sequences, and kernel ridge regression on them.
 """
 
-# Before anything imports Numba: its target features are fixed then.
+# Before anything imports Numba (its target features are fixed then) or loads OpenMP.
+from ._idle_threads import let_idle_threads_sleep
 from ._vector_width import prefer_full_vector_width
 
 prefer_full_vector_width()
+let_idle_threads_sleep()
 
 # Hyperparameters
 from .params import RNTKParams  # noqa: E402
