@@ -10,8 +10,8 @@ load on the machine hits every figure alike):
   nothing is reused), in three formats: a JSON request answered as JSON, a
   JSON request answered as ``.npy``, and an ``.npz`` request (the batch as
   arrays, `service.client.npz_request`) answered as ``.npy``;
-- the service, cached: the identical request again (npz: the kept answer;
-  JSON: assembled from the block cache);
+- the service, cached: the identical request again (answered whole from the
+  answer kept for it, `service.repeat_cache`);
 - the HTTP floor: the npz exchange with a server that does nothing else, each
   right after a cold call to the service (the state of the machine every
   cached repeat meets: caches and sockets cool, threads asleep).
@@ -28,18 +28,15 @@ service otherwise.
 What bounds the cache's ratio. A cold call costs the core's time, which grows
 as N²·T (N(N+1)/2·T pair-steps): at N = 500, T = 100 some 11-40 ms, depending
 on the machine and its load. A cached repeat computes nothing: an exact repeat
-of an npz request is answered whole from the answer kept for it
-(`service.repeat_cache`), so what it costs is a CRC-32 of the 0.4 MB body, a
-comparison with the kept request and routing (about 0.15 ms in all, timed
-in-process) and HTTP over loopback, 0.4 MB in and 2 MB out with the client's
-``np.load``. The run
-measures that last part on its own, with a server that does nothing else
-(``http_floor_app.py``), and prints the largest ratio any server could show at
-this size: the cold call's time over the floor.
-JSON requests are not kept whole (they carry the cache figures in the body);
-their repeats are assembled from the block cache, after parsing and converting
-1 MB of text (~2 ms), and JSON answers add encoding and parsing 5 MB more. The
-ratio grows with T (the core's cost grows as N²·T, the floor only as N·T + N²),
+is answered whole from the answer kept for it by a layer in front of routing
+(`service.repeat_layer`), which costs about 0.04 ms timed in-process. What is
+left is HTTP over loopback: 0.4 MB in and 2 MB out for the npz request, with
+the client's decoding. The run measures that part on its own, with a bare
+ASGI app under the same uvicorn that does nothing else (``http_floor_app.py``),
+and prints the largest ratio any server could show at this size: the cold
+call's time over the floor. JSON answers are 5 MB of text, which the client
+takes milliseconds to parse, so their repeats cost that much more. The ratio
+grows with T (the core's cost grows as N²·T, the floor only as N·T + N²),
 which is why the run adds one line at a larger T (``--scale-t``) when the 20x
 goal is not met at the main size.
 

@@ -2,7 +2,8 @@
 
 `bench_service.py` times it beside the service to show the floor under any
 cached answer at a given size: no server can answer faster than it moves the
-bytes. ``FLOOR_N`` sets N (default 500).
+bytes. It is a bare ASGI app (no framework, no routing) under the same
+uvicorn as the service. ``FLOOR_N`` sets N (default 500).
 """
 
 from __future__ import annotations
@@ -11,10 +12,6 @@ import io
 import os
 
 import numpy as np
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 
 def _answer() -> bytes:
@@ -25,11 +22,20 @@ def _answer() -> bytes:
 
 
 ANSWER = _answer()
+HEADERS = [(b"content-type", b"application/x-npy"), (b"content-length", str(len(ANSWER)).encode())]
 
 
-async def gram(request: Request) -> Response:
-    await request.body()
-    return Response(ANSWER, media_type="application/x-npy")
-
-
-app = Starlette(routes=[Route("/gram", gram, methods=["POST"])])
+async def app(scope, receive, send) -> None:
+    """Any request: its body read to the end, then the npy; 405 for anything but a POST (a readiness probe)."""
+    if scope["type"] != "http":
+        return
+    if scope["method"] != "POST":
+        await send({"type": "http.response.start", "status": 405, "headers": [(b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False) and message["type"] == "http.request"
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": ANSWER})

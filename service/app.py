@@ -23,6 +23,7 @@ import rntk_core
 from .encoding import OrjsonResponse
 from .errors import ServiceError
 from .middleware import BodyLimitMiddleware, MetricsMiddleware
+from .repeat_layer import RepeatAnswers
 from .routes import gram, health, krr
 from .settings import Settings, get_settings
 from .state import Services
@@ -37,6 +38,9 @@ in-process LRU), so repeated and extended datasets reuse earlier work.
 """
 
 MAX_REPORTED_ERRORS = 20
+
+REPEATABLE_PATHS = ("/gram",)
+"""Routes whose exact repeats are answered whole from the answers kept for them (`service.repeat_cache`)."""
 
 
 def _field(loc: Sequence[Any]) -> str:
@@ -186,6 +190,8 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected)
+    repeatable = {route.path: route for route in gram.router.routes if route.path in REPEATABLE_PATHS}
+    app.add_middleware(RepeatAnswers, repeats=services.repeats, metrics=services.metrics, routes=repeatable)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=services.metrics)
     return app

@@ -38,6 +38,11 @@ class OrjsonResponse(Response):
         return dumps(content)
 
 
+def media_type(content_type: Optional[str]) -> str:
+    """The media type of a Content-Type header, lower case, without parameters ("" if absent)."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
 def negotiate(accept: Optional[str]) -> str:
     """The supported media type the client prefers (JSON unless it asks for npy/npz).
 
@@ -115,7 +120,8 @@ def matrices_response(
 ) -> Response:
     """The answer holding `matrices` (name -> array) and `meta`, in the negotiated format.
 
-    JSON puts everything in one object; npy/npz put the arrays in the body and
+    JSON puts everything in one object, the matrices first and then `meta` in
+    its order; npy/npz put the arrays in the body and
     `meta` in ``X-RNTK-<Name>`` headers (dicts flattened, lists comma-joined).
     """
     if media_type == JSON:

@@ -51,4 +51,5 @@ class GramService:
         answer = MatrixAnswer(KERNELS if req.output == "both" else (req.output,), shape, media_type)
         stats = CacheStats()
         self.blocks.compute(xs, zs, job.params, req.output, stats, out=answer.matrices)
+        # the cache figures last: an exact repeat's JSON answer rewrites them (service.repeat_cache)
         return answer.response({"shape": list(shape), "cache": stats.as_dict()})

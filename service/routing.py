@@ -11,10 +11,6 @@ A route whose body model declares ``BATCHES`` also takes
 decoded and checked here, and FastAPI receives the finished request model in
 place of parsed JSON, so the endpoint, its dependencies and the service code
 are the same for both formats. The OpenAPI document lists both bodies.
-
-A `RepeatableRoute` (``POST /gram``) also answers an exact repeat of an npz
-request asked for in a binary format from the answer kept for it
-(`service.repeat_cache`), before decoding anything.
 """
 
 from __future__ import annotations
@@ -30,8 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import npz_body
-from .encoding import JSON, NPZ, negotiate
-from .repeat_cache import KeptAnswer, RepeatCache, Slot, kept
+from .encoding import JSON, NPZ, media_type
 
 THREAD_PARSE_BYTES = 1 << 20
 """Bodies larger than this are parsed in a worker thread, so /healthz stays responsive."""
@@ -73,13 +68,11 @@ class DecodedRequest(Request):
 
 def is_npz(content_type: Optional[str]) -> bool:
     """Whether a Content-Type header announces an npz body (parameters and case ignored)."""
-    return bool(content_type) and content_type.split(";", 1)[0].strip().lower() == NPZ
+    return media_type(content_type) == NPZ
 
 
 class OrjsonRoute(APIRoute):
     """An `APIRoute` that parses JSON with orjson and, when its body model has ``BATCHES``, npz."""
-
-    repeatable = False
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
@@ -106,45 +99,11 @@ class OrjsonRoute(APIRoute):
         async def service_handler(request: Request) -> Response:
             if npz_model is not None and is_npz(request.headers.get("content-type")):
                 body = await request.body()
-                services = request.app.state.services
-                slot, hit = await _kept_answer(services.repeats, request, body) if self.repeatable else (None, None)
-                if hit is not None:
-                    services.metrics.repeats.inc()
-                    services.metrics.cache_hits.inc(hit.blocks)
-                    return Response(hit.body, media_type=hit.media_type, headers=hit.repeat_headers())
-                decoded = await _decode_npz(body, npz_model, services.settings.max_body_bytes)
-                response = await handler(DecodedRequest(request, body, decoded))
-                if slot is not None and response.status_code == 200:
-                    services.repeats.put(slot, body, kept(response.body, response.media_type, response.headers))
-                return response
+                decoded = await _decode_npz(body, npz_model, request.app.state.services.settings.max_body_bytes)
+                return await handler(DecodedRequest(request, body, decoded))
             return await handler(OrjsonRequest(request.scope, request.receive))
 
         return service_handler
-
-
-class RepeatableRoute(OrjsonRoute):
-    """An `OrjsonRoute` whose npz requests answered in a binary format are kept for exact repeats
-    (`service.repeat_cache`)."""
-
-    repeatable = True
-
-
-async def _kept_answer(
-    repeats: RepeatCache, request: Request, body: bytes
-) -> tuple[Optional[Slot], Optional[KeptAnswer]]:
-    """Where this request's answer is kept (None: a JSON answer, or kept answers disabled), and the answer
-    kept there for exactly this request, if any."""
-    media_type = negotiate(request.headers.get("accept"))
-    if not repeats.enabled or media_type == JSON:
-        return None, None
-
-    def look_up() -> tuple[Slot, Optional[KeptAnswer]]:
-        slot = repeats.slot(request.url.path, media_type, body)
-        return slot, repeats.get(slot, body)
-
-    if len(body) > THREAD_PARSE_BYTES:
-        return await anyio.to_thread.run_sync(look_up)
-    return look_up()
 
 
 async def _decode_npz(body: bytes, model: type[BaseModel], max_bytes: int) -> BaseModel:

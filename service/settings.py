@@ -53,8 +53,8 @@ class Settings(BaseSettings):
     )
     repeat_cache_max_bytes: int = Field(
         64 * MiB, ge=0,
-        description="Byte budget, per worker, of whole answers kept for exact repeats of npz Gram requests "
-        "answered as npy/npz; 0 disables it.",
+        description="Byte budget, per worker, of whole answers kept for exact repeats of Gram requests; "
+        "0 disables it.",
     )
 
     # Model store -----------------------------------------------------------

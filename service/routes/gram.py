@@ -6,11 +6,11 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from ..deps import GramDep, MediaTypeDep, SlotsDep
-from ..routing import RepeatableRoute
+from ..routing import OrjsonRoute
 from ..schemas import GramRequest, GramResponse
 from ._responses import BODY_ERRORS, MATRICES
 
-router = APIRouter(tags=["kernels"], route_class=RepeatableRoute)
+router = APIRouter(tags=["kernels"], route_class=OrjsonRoute)
 
 
 @router.post("/gram", response_model=GramResponse, responses={200: MATRICES, **BODY_ERRORS})

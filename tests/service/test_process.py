@@ -47,8 +47,9 @@ def test_gram_cache_and_model_survive_a_service_restart(service_process):
         assert http.get("/openapi.json").json()["info"]["title"] == "RNTK service"
 
 
-def test_killing_redis_mid_test_then_restarting_it(service_process):
-    proc, redis_server = service_process
+def test_killing_redis_mid_test_then_restarting_it(start_service, own_redis):
+    # without kept answers for exact repeats, so that every request goes to the block cache
+    proc, redis_server = start_service(RNTK_BLOCK_SIZE="4", RNTK_REPEAT_CACHE_MAX_BYTES="0"), own_redis
     X = batch(7, seed=52)
     with httpx.Client(base_url=proc.url, timeout=60) as http:
         assert http.post("/gram", json={"X": X}).json()["cache"]["misses"] == 3

@@ -46,7 +46,7 @@ def test_two_service_instances_share_the_cache(tmp_path, redis_server):
 
 
 def test_losing_redis_degrades_and_regaining_it_restores_caching(tmp_path, own_redis):
-    settings = make_settings(tmp_path, redis_url=own_redis.url)
+    settings = make_settings(tmp_path, redis_url=own_redis.url, repeat_cache_max_bytes=0)  # every request to Redis
     X, Xt = batch(8, seed=42), batch(3, seed=43)
     with TestClient(create_app(settings)) as client, TestClient(create_app(settings)) as other:
         assert client.post("/gram", json={"X": X}).json()["cache"]["misses"] == 1

@@ -1,15 +1,16 @@
-"""Exact repeats of binary Gram requests are answered whole from the kept answer (`service.repeat_cache`)."""
+"""Exact repeats of Gram requests are answered whole from the kept answer (`service.repeat_cache`)."""
 
 from __future__ import annotations
 
 import re
 
 import numpy as np
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from service.repeat_cache import KeptAnswer, RepeatCache
+from service.repeat_cache import KeptAnswer, RepeatCache, fingerprint
 
 from .conftest import make_settings
 from .helpers import assert_matches_core, batch, load_npy, load_npz, npz_body, post_npz
@@ -43,18 +44,66 @@ def test_a_repeat_is_the_same_answer_with_every_block_a_hit(client):
     assert _counter(client, "rntk_cache_hits_total") == 6.0
 
 
+def test_a_json_repeat_is_the_same_answer_with_its_cache_figures_rewritten(client):
+    X = batch(10, seed=93)
+    body = orjson.dumps({"X": X, "params": {"sigma_w": 1.2}, "output": "both"})
+    json_headers = {"Content-Type": "application/json"}
+    first = client.post("/gram", content=body, headers=json_headers)
+    second = client.post("/gram", content=body, headers=json_headers)
+    assert first.status_code == second.status_code == 200
+    assert first.json()["cache"] == {"blocks": 6, "hits": 0, "misses": 6}
+    assert second.json()["cache"] == {"blocks": 6, "hits": 6, "misses": 0}
+    assert {k: v for k, v in second.json().items() if k != "cache"} == {
+        k: v for k, v in first.json().items() if k != "cache"}
+    got = second.json()
+    assert_matches_core((got["ntk"], got["nngp"]), X, params={"sigma_w": 1.2}, output="both", block_size=4)
+    assert second.headers["content-type"] == "application/json"
+    assert int(second.headers["content-length"]) == len(second.content)
+    as_npy = [client.post("/gram", content=body, headers={**json_headers, "Accept": "application/x-npz"})
+              for _ in range(2)]
+    assert as_npy[0].content == as_npy[1].content and as_npy[1].headers["x-rntk-cache-misses"] == "0"
+    assert _counter(client, "rntk_repeat_answers_total") == 2.0
+    requests = re.findall(r'^rntk_http_requests_total\{method="POST",route="/gram",status="200"\} (\S+)$',
+                          client.get("/metrics").text, re.M)
+    assert requests == ["4.0"]
+
+
 def test_only_the_same_body_in_the_same_formats_is_a_repeat(client):
     X = batch(7, seed=91)
-    body = npz_body({"X": X}, {"output": "both"})
-    post_npz(client, body, **NPY)
+    body = npz_body({"X": X}, {"output": "ntk"})
+    kept = post_npz(client, body, **NPY)
     other_format = post_npz(client, body, Accept="application/x-npz")  # same request, answered as npz
     arrays = load_npz(other_format.content)
-    assert_matches_core((arrays["ntk"], arrays["nngp"]), X, output="both", block_size=4)
-    other_params = post_npz(client, npz_body({"X": X}, {"output": "both", "params": {"sigma_b": 0.5}}), **NPY)
-    assert other_params.status_code == 200
+    assert_matches_core(arrays["ntk"], X, block_size=4)
+    assert other_format.content != kept.content
+    other_params = post_npz(client, npz_body({"X": X}, {"output": "ntk", "params": {"sigma_b": 0.5}}), **NPY)
+    assert other_params.status_code == 200 and other_params.content != kept.content
     as_json = post_npz(client, body)
-    as_json_again = post_npz(client, body)
-    assert as_json.json()["ntk"] == as_json_again.json()["ntk"] == arrays["ntk"].tolist()
+    assert as_json.json()["ntk"] == arrays["ntk"].tolist()
+    assert _counter(client, "rntk_repeat_answers_total") == 0.0
+
+
+def test_bodies_that_share_a_fingerprint_get_each_its_own_answer(client):
+    first = orjson.dumps({"X": batch(40, seed=94), "output": "ntk"})
+    digit = next(i for i in range(600, 1000) if chr(first[i]).isdigit() and chr(first[i - 1]).isdigit())
+    second = first[:digit] + str((int(chr(first[digit])) + 1) % 10).encode() + first[digit + 1:]
+    assert len(first) > 4000 and second != first and fingerprint(second) == fingerprint(first)
+    json_headers = {"Content-Type": "application/json"}
+    for body in (first, second, first, second):
+        answer = client.post("/gram", content=body, headers=json_headers)
+        assert answer.status_code == 200
+        assert_matches_core(answer.json()["ntk"], orjson.loads(body)["X"], block_size=4)
+    assert _counter(client, "rntk_repeat_answers_total") == 0.0  # each took the slot over from the other
+
+
+def test_a_body_of_undeclared_length_is_computed_and_not_kept(client):
+    X = batch(6, seed=95)
+    body = npz_body({"X": X}, {})
+    for _ in range(2):
+        answer = client.post("/gram", content=iter([body[:100], body[100:]]),
+                             headers={"Content-Type": "application/x-npz", **NPY})
+        assert answer.status_code == 200
+        assert_matches_core(load_npy(answer.content), X, block_size=4)
     assert _counter(client, "rntk_repeat_answers_total") == 0.0
 
 
@@ -74,7 +123,8 @@ def test_kept_answers_are_bounded_in_bytes_least_recently_used_out():
     cache = RepeatCache(max_bytes=100)
     answer = KeptAnswer(bytes(20), "application/x-npy", {"x-rntk-cache-blocks": "1"}, 1)
     requests = {name: name.encode() * 10 for name in "abcd"}  # 10 bytes of request + 20 of answer each
-    slots = {name: RepeatCache.slot("/gram", "application/x-npy", body) for name, body in requests.items()}
+    slots = {name: RepeatCache.slot("/gram", "application/x-npz", "application/x-npy", body)
+             for name, body in requests.items()}
     for name in "abc":
         cache.put(slots[name], requests[name], answer)
     assert cache.get(slots["a"], requests["a"]) is answer  # now the most recently used
@@ -82,16 +132,20 @@ def test_kept_answers_are_bounded_in_bytes_least_recently_used_out():
     assert cache.get(slots["b"], requests["b"]) is None and cache.get(slots["a"], requests["a"]) is answer
     assert cache.size_bytes == 90 and len(cache) == 3
     big = bytes(81)
-    cache.put(RepeatCache.slot("/gram", "application/x-npy", big), big, answer)  # 101 bytes with its answer
-    assert cache.get(RepeatCache.slot("/gram", "application/x-npy", big), big) is None and len(cache) == 3
+    big_slot = RepeatCache.slot("/gram", "application/x-npz", "application/x-npy", big)
+    cache.put(big_slot, big, answer)  # 101 bytes with its answer
+    assert cache.get(big_slot, big) is None and len(cache) == 3
 
 
-def test_an_answer_is_served_only_for_the_same_bytes_even_when_the_crc_collides():
+def test_an_answer_is_served_only_for_the_same_bytes_in_the_same_formats():
     cache = RepeatCache(max_bytes=1 << 20)
     answer = KeptAnswer(b"answer", "application/x-npy", {}, 0)
     first, second = b"aaaaa", b"bbbbb"
-    slot = ("/gram", "application/x-npy", 5, 0)  # one slot for both, as a colliding CRC would give
+    slot = ("/gram", "application/x-npz", "application/x-npy", 5, 0)  # one slot for both, as a collision gives
     cache.put(slot, first, answer)
     assert cache.get(slot, first) is answer
     assert cache.get(slot, second) is None
-    assert RepeatCache.slot("/gram", "application/x-npy", b"x") != RepeatCache.slot("/gram", "application/x-npz", b"x")
+    slots = {RepeatCache.slot("/gram", request, answer_type, b"x")
+             for request in ("application/json", "application/x-npz")
+             for answer_type in ("application/json", "application/x-npy", "application/x-npz")}
+    assert len(slots) == 6

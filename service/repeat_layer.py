@@ -1,0 +1,122 @@
+"""ASGI middleware that answers exact repeats of Gram requests from the answers kept for them.
+
+It sits in front of routing and validation, so a repeat costs reading its
+body, one look-up in `service.repeat_cache` and sending the kept answer; a
+first request passes through unchanged (its body replayed to the app) and its
+answer is kept if it succeeded. Only requests that declare their length are
+looked at: the body cap in front of this layer has refused those that are too
+long, so reading one here cannot fail, and a streamed body goes to the app as
+it comes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .encoding import media_type, negotiate
+from .metrics import Metrics
+from .repeat_cache import KeptAnswer, RepeatCache, kept
+
+
+def _header(scope: Scope, name: bytes) -> Optional[str]:
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class RepeatAnswers:
+    """Serve `repeats` for POST requests to `routes` (path -> route, named in metrics) and keep new answers."""
+
+    def __init__(self, app: ASGIApp, repeats: RepeatCache, metrics: Metrics, routes: dict[str, Any]) -> None:
+        self.app = app
+        self.repeats = repeats
+        self.metrics = metrics
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.routes
+                or not self.repeats.enabled or _header(scope, b"content-length") is None):
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        if body is None:  # the client went away
+            return
+        slot = self.repeats.slot(scope["path"], media_type(_header(scope, b"content-type")),
+                                 negotiate(_header(scope, b"accept")), body)
+        hit = self.repeats.get(slot, body)
+        if hit is not None:
+            scope["route"] = self.routes[scope["path"]]
+            self.metrics.repeats.inc()
+            self.metrics.cache_hits.inc(hit.blocks)
+            await _send_answer(send, hit)
+            return
+        answer = _Answer(send)
+        await self.app(scope, _replay(body, receive), answer.send)
+        found = answer.kept()
+        if found is not None:
+            self.repeats.put(slot, body, found)
+
+
+async def _read_body(receive: Receive) -> Optional[bytes]:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives the app the body already read, then whatever the client sends next."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def _send_answer(send: Send, answer: KeptAnswer) -> None:
+    parts = answer.repeat_body()
+    headers = [(b"content-type", answer.media_type.encode()),
+               (b"content-length", str(sum(len(p) for p in parts)).encode()),
+               *((k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.repeat_headers().items())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    for i, part in enumerate(parts):
+        await send({"type": "http.response.body", "body": part, "more_body": i < len(parts) - 1})
+
+
+class _Answer:
+    """Passes an app's answer on, and remembers it if it is a whole, successful one."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status = 0
+        self.headers: list[tuple[str, str]] = []
+        self.body: Optional[Any] = None
+        self.whole = True
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", ())]
+        elif message["type"] == "http.response.body":
+            if self.body is not None or message.get("more_body", False):
+                self.whole = False
+            self.body = message.get("body", b"")
+        await self._send(message)
+
+    def kept(self) -> Optional[KeptAnswer]:
+        if self.status != 200 or not self.whole or self.body is None:
+            return None
+        answer_type = next((media_type(v) for k, v in self.headers if k.lower() == "content-type"), "")
+        return kept(self.body, answer_type, self.headers)
