@@ -38,6 +38,9 @@ class BlockCache(Protocol):
     def status(self) -> str:
         """"ok", "disabled" or "unreachable"."""
 
+    def close(self) -> None:
+        """Finish pending work at shutdown."""
+
 
 class MemoryBlockCache:
     """An in-process LRU bounded in bytes, with optional expiry; thread-safe."""
@@ -89,6 +92,9 @@ class MemoryBlockCache:
     def status(self) -> str:
         return "ok" if self.max_bytes > 0 else "disabled"
 
+    def close(self) -> None:
+        """Nothing is pending: writes are immediate."""
+
 
 class RedisBlockCache:
     """Blocks in Redis under ``<prefix>block:<name>``, each with a TTL; failures are misses."""
@@ -137,3 +143,6 @@ class RedisBlockCache:
 
     def status(self) -> str:
         return "ok" if self.link.ping() else "unreachable"
+
+    def close(self) -> None:
+        """Nothing is pending: writes are made on the caller's thread (the link is closed by its owner)."""

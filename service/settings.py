@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     cache_max_entry_bytes: int = Field(
         64 * MiB, ge=1, description="Blocks larger than this are not cached (Redis or in-process)."
     )
+    write_behind_max_bytes: int = Field(
+        256 * MiB, ge=0,
+        description="With Redis: bytes of new blocks that may wait for a background writer rather than be "
+        "written on the request's path; 0 writes them on the request's path.",
+    )
     repeat_cache_max_bytes: int = Field(
         64 * MiB, ge=0,
         description="Byte budget, per worker, of whole answers kept for exact repeats of Gram requests; "

@@ -24,6 +24,7 @@ from .metrics import Metrics
 from .models_store import DirectoryModelStore, FallbackCopies, ModelStore, RedisModelStore
 from .redis_link import RedisLink
 from .repeat_cache import RepeatCache
+from .write_behind import WriteBehindCache
 from .schemas import Dependency, Readiness
 from .settings import Settings
 
@@ -55,6 +56,8 @@ class Services:
         if settings.redis_url:
             link = RedisLink(settings)
             cache = RedisBlockCache(link, settings.cache_ttl_s, settings.cache_max_entry_bytes)
+            if settings.write_behind_max_bytes:
+                cache = WriteBehindCache(cache, settings.write_behind_max_bytes)
             store = RedisModelStore(link, settings.model_ttl_s, settings.retry_after_s)
             metrics.watch_dependency("redis", lambda: link.breaker.is_open)
         else:
@@ -92,7 +95,8 @@ class Services:
         return Readiness(status=status, compiled=self.compiled.is_set(), cache=cache, model_store=store)
 
     def close(self) -> None:
-        """Stop the compute pool and release connections."""
+        """Stop the compute pool, finish the cache's writes and release connections."""
         self.slots.shutdown()
+        self.cache.close()
         if self.link is not None:
             self.link.close()

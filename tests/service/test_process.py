@@ -13,6 +13,7 @@ import time
 
 import httpx
 import numpy as np
+import redis
 
 from .helpers import assert_matches_core, batch, load_npy
 
@@ -53,6 +54,11 @@ def test_killing_redis_mid_test_then_restarting_it(start_service, own_redis):
     X = batch(7, seed=52)
     with httpx.Client(base_url=proc.url, timeout=60) as http:
         assert http.post("/gram", json={"X": X}).json()["cache"]["misses"] == 3
+        stored = redis.Redis.from_url(redis_server.url)
+        deadline = time.monotonic() + 10
+        while len(stored.keys("*block:*")) < 6:  # both kernels of 3 blocks, written behind the answer
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
         redis_server.kill()
         down = http.post("/gram", json={"X": X})
         assert down.status_code == 200

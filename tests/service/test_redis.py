@@ -24,6 +24,7 @@ def test_blocks_and_models_live_in_redis(redis_client, redis_server):
     assert second["cache"] == {"blocks": 1, "hits": 1, "misses": 0}
     assert_matches_core((second["ntk"], second["nngp"]), X, output="both")
     prefix = redis_client.app.state.services.settings.redis_prefix
+    assert redis_client.app.state.services.cache.drain()  # the background writer has stored them
     r = redis.Redis.from_url(redis_server.url)
     blocks = r.keys(f"{prefix}block:*")
     assert len(blocks) == 2  # one entry per kernel
@@ -40,6 +41,7 @@ def test_two_service_instances_share_the_cache(tmp_path, redis_server):
     X = batch(5, seed=41)
     with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
         assert a.post("/gram", json={"X": X}).json()["cache"]["misses"] == 1
+        assert a.app.state.services.cache.drain()  # a's background writer has stored the block
         assert b.post("/gram", json={"X": X}).json()["cache"]["hits"] == 1
         model_id = a.post("/krr/fit", json={"X": X, "y": [0.0, 1.0, 2.0, 3.0, 4.0], "ridge": 0.1}).json()["model_id"]
         assert b.post("/krr/predict", json={"model_id": model_id, "X": X}).status_code == 200
@@ -54,6 +56,7 @@ def test_losing_redis_degrades_and_regaining_it_restores_caching(tmp_path, own_r
         used = client.post("/krr/predict", json={"model_id": fit["model_id"], "X": Xt}).json()
         # a model another instance stored: this one has never seen it
         unseen = other.post("/krr/fit", json={"X": X, "y": [1.0] * 8, "ridge": 0.2}).json()["model_id"]
+        assert client.app.state.services.cache.drain()  # nothing left for the background writer
 
         own_redis.kill()
         # /gram still answers correctly, computing without the cache

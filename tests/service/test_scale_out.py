@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -62,6 +63,15 @@ def replicas(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[Servic
         b.stop()
 
 
+def wait_for_blocks(redis_server: RedisServer, prefix: str, entries: int) -> None:
+    """Wait until Redis holds `entries` block entries: a replica writes new blocks behind its answer."""
+    r = redis.Redis.from_url(redis_server.url)
+    deadline = time.monotonic() + 10
+    while len(r.keys(f"{prefix}block:*")) < entries:
+        assert time.monotonic() < deadline, f"fewer than {entries} block entries in Redis after 10 s"
+        time.sleep(0.02)
+
+
 def test_two_replicas_share_models_and_the_gram_cache_through_one_redis(replicas, redis_server):
     a, b, prefix = replicas
     X, Xt = batch(10, seed=90, m=2), batch(3, seed=91, m=2)
@@ -71,12 +81,14 @@ def test_two_replicas_share_models_and_the_gram_cache_through_one_redis(replicas
         first = on_a.gram_result(X, params=params, output="both")
         assert first.cache == {"blocks": 6, "hits": 0, "misses": 6}
         assert_matches_core((first.ntk, first.nngp), X, params=params, output="both", block_size=BLOCK)
+        wait_for_blocks(redis_server, prefix, 12)  # both kernels of 6 blocks
         second = on_b.gram_result(X, params=params, output="both")
         assert second.cache == {"blocks": 6, "hits": 6, "misses": 0}
         assert np.array_equal(second.ntk, first.ntk) and np.array_equal(second.nngp, first.nngp)
 
         cross = on_b.gram_result(X, Xt, params=params)
         assert cross.cache["misses"] == cross.cache["blocks"] > 0
+        wait_for_blocks(redis_server, prefix, 12 + 2 * cross.cache["blocks"])
         assert on_a.gram_result(X, Xt, params=params).cache["misses"] == 0
 
         model = on_a.fit(X, y, params=params, ridge=0.05)
