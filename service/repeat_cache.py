@@ -31,14 +31,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional, Union
+from typing import Iterable, Mapping, Optional
 
 import orjson
 
+from .cache import BytesLike
 from .encoding import JSON, dumps
 from .lru import SizedLRU
-
-BytesLike = Union[bytes, memoryview]
 
 HEADER_PREFIX = "x-rntk-"
 CACHE_MEMBER = b',"cache":'
@@ -50,6 +49,8 @@ Slot = tuple[str, str, str, int, int]
 _EDGE_BYTES = 512
 _SAMPLES = 16
 _SAMPLE_BYTES = 32
+_JSON_TAIL_BYTES = 256
+"""Where a JSON answer's cache member is looked for: its last bytes."""
 
 
 def fingerprint(body: bytes) -> int:
@@ -94,10 +95,11 @@ def kept(body: BytesLike, media_type: str, headers: Iterable[tuple[str, str]]) -
     if media_type != JSON:
         return KeptAnswer(body, media_type, ours, int(ours.get("x-rntk-cache-blocks", "0")))
     view = memoryview(body)
-    start = bytes(view[-256:]).rfind(CACHE_MEMBER)
+    tail = len(view) - min(len(view), _JSON_TAIL_BYTES)
+    start = bytes(view[tail:]).rfind(CACHE_MEMBER)
     if start < 0:
         return None
-    start += len(view) - min(len(view), 256)
+    start += tail
     try:
         figures = orjson.loads(view[start + len(CACHE_MEMBER):-1])
         blocks = int(figures["blocks"])

@@ -24,9 +24,9 @@ from .metrics import Metrics
 from .models_store import DirectoryModelStore, FallbackCopies, ModelStore, RedisModelStore
 from .redis_link import RedisLink
 from .repeat_cache import RepeatCache
-from .write_behind import WriteBehindCache
 from .schemas import Dependency, Readiness
 from .settings import Settings
+from .write_behind import WriteBehindCache
 
 log = logging.getLogger("rntk.service")
 

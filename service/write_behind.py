@@ -29,6 +29,7 @@ log = logging.getLogger("rntk.service")
 _Batch = list[tuple[str, BytesLike]]
 
 WRITER_NICENESS = 10
+"""How much lower than the requests' threads the writer runs, where the OS lets a thread have its own."""
 
 
 class WriteBehindCache:
