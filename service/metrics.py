@@ -64,6 +64,12 @@ class Metrics:
             registry=r,
         )
 
+    def watch_cache_writes(self, waiting_bytes: Callable[[], int]) -> None:
+        """Report `waiting_bytes()` as rntk_cache_writes_waiting_bytes at each scrape."""
+        Gauge("rntk_cache_writes_waiting_bytes",
+              "Bytes of new cache blocks waiting for the background writer (a store falling behind).",
+              registry=self.registry).set_function(lambda: float(waiting_bytes()))
+
     def watch_dependency(self, name: str, is_down: Callable[[], bool]) -> None:
         """Report `is_down()` as rntk_dependency_down{dependency=name} at each scrape."""
         self.degraded.labels(name).set_function(lambda: float(is_down()))

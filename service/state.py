@@ -57,7 +57,8 @@ class Services:
             link = RedisLink(settings)
             cache = RedisBlockCache(link, settings.cache_ttl_s, settings.cache_max_entry_bytes)
             if settings.write_behind_max_bytes:
-                cache = WriteBehindCache(cache, settings.write_behind_max_bytes)
+                cache = writes = WriteBehindCache(cache, settings.write_behind_max_bytes)
+                metrics.watch_cache_writes(lambda: writes.waiting_bytes)
             store = RedisModelStore(link, settings.model_ttl_s, settings.retry_after_s)
             metrics.watch_dependency("redis", lambda: link.breaker.is_open)
         else:

@@ -25,6 +25,7 @@ def test_blocks_and_models_live_in_redis(redis_client, redis_server):
     assert_matches_core((second["ntk"], second["nngp"]), X, output="both")
     prefix = redis_client.app.state.services.settings.redis_prefix
     assert redis_client.app.state.services.cache.drain()  # the background writer has stored them
+    assert "rntk_cache_writes_waiting_bytes 0.0" in redis_client.get("/metrics").text
     r = redis.Redis.from_url(redis_server.url)
     blocks = r.keys(f"{prefix}block:*")
     assert len(blocks) == 2  # one entry per kernel

@@ -6,6 +6,7 @@ import threading
 from typing import Sequence
 
 from service.cache import BytesLike, MemoryBlockCache
+from service.metrics import Metrics
 from service.write_behind import WriteBehindCache
 
 
@@ -33,8 +34,12 @@ def test_a_write_returns_at_once_and_is_read_back_before_it_lands():
     assert inner.get_many(["a", "b"]) == [None, None]  # still with the writer
     assert cache.get_many(["b", "c", "a"]) == [b"678", None, b"12345"]
     assert cache.waiting_bytes == 8 and not cache.drain(timeout=0.05)
+    metrics = Metrics()
+    metrics.watch_cache_writes(lambda: cache.waiting_bytes)
+    assert b"rntk_cache_writes_waiting_bytes 8.0" in metrics.render()
     inner.gate.set()
     assert cache.drain()
+    assert b"rntk_cache_writes_waiting_bytes 0.0" in metrics.render()
     assert inner.get_many(["a", "b"]) == [b"12345", b"678"] and cache.waiting_bytes == 0
     cache.close()
 
