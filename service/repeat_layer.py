@@ -13,18 +13,12 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .encoding import media_type, negotiate
 from .metrics import Metrics
 from .repeat_cache import KeptAnswer, RepeatCache, kept
-
-
-def _header(scope: Scope, name: bytes) -> Optional[str]:
-    for key, value in scope.get("headers") or ():
-        if key == name:
-            return value.decode("latin-1")
-    return None
 
 
 class RepeatAnswers:
@@ -37,15 +31,16 @@ class RepeatAnswers:
         self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.routes
-                or not self.repeats.enabled or _header(scope, b"content-length") is None):
+        headers = Headers(scope=scope) if scope["type"] == "http" else None
+        if (headers is None or scope["method"] != "POST" or scope["path"] not in self.routes
+                or not self.repeats.enabled or "content-length" not in headers):
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
         if body is None:  # the client went away
             return
-        slot = self.repeats.slot(scope["path"], media_type(_header(scope, b"content-type")),
-                                 negotiate(_header(scope, b"accept")), body)
+        slot = self.repeats.slot(scope["path"], media_type(headers.get("content-type")),
+                                 negotiate(headers.get("accept")), body)
         hit = self.repeats.get(slot, body)
         if hit is not None:
             scope["route"] = self.routes[scope["path"]]

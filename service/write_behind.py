@@ -26,7 +26,8 @@ from .cache import BlockCache, BytesLike
 
 log = logging.getLogger("rntk.service")
 
-_Batch = list[tuple[str, BytesLike]]
+_Batch = tuple[list[tuple[str, BytesLike]], int]
+"""Entries handed to the writer, and their size in bytes."""
 
 WRITER_NICENESS = 10
 """How much lower than the requests' threads the writer runs, where the OS lets a thread have its own."""
@@ -69,7 +70,7 @@ class WriteBehindCache:
                 self._waiting_bytes += size
                 self._start_writer()
         if queued:
-            self._queue.put(batch)
+            self._queue.put((batch, size))
         else:
             self.inner.put_many(batch)
 
@@ -113,7 +114,8 @@ class WriteBehindCache:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICENESS)
         except (AttributeError, OSError):
             pass
-        while (batch := self._queue.get()) is not None:
+        while (handed := self._queue.get()) is not None:
+            batch, size = handed
             try:
                 self.inner.put_many(batch)  # never raises for its own store's failures
             except Exception:  # a bug: the entries are dropped, the writer carries on
@@ -123,5 +125,5 @@ class WriteBehindCache:
                     for name, value in batch:
                         if self._waiting.get(name) is value:
                             del self._waiting[name]
-                    self._waiting_bytes -= sum(len(value) for _, value in batch)
+                    self._waiting_bytes -= size
                     self._drained.notify_all()
