@@ -44,6 +44,9 @@ ERF = 1
 
 PI = math.pi
 HALF_PI = 0.5 * math.pi
+HALF_PI_LO = 6.123233995736766e-17
+"""π/2 − HALF_PI: what the float64 π/2 leaves out, added back where asin subtracts from π/2."""
+_QUARTER_PI = 0.25 * math.pi
 INV_2PI = 0.5 / math.pi
 TWO_OVER_PI = 2.0 / math.pi
 FOUR_OVER_PI = 4.0 / math.pi
@@ -72,7 +75,12 @@ inline = numba.njit(inline="always", **JIT_OPTIONS)
 
 @inline
 def _asin_core(a):
-    """For a in [0, 1]: (a > 1/2, asin(u)) with u = a, or u = √((1 − a)/2) when a > 1/2."""
+    """For a in [0, 1]: (a > 1/2, u, t) with asin(u) = u + t, where u = a, or u = √((1 − a)/2) when a > 1/2.
+
+    The two parts are returned apart so that asin(a) = π/2 − 2·asin(u) can be
+    formed without first rounding asin(u): that difference cancels up to half
+    of its leading bits just above a = 1/2.
+    """
     big = a > 0.5
     z = (1.0 - a) * 0.5 if big else a * a
     s = math.sqrt(z)
@@ -87,13 +95,14 @@ def _asin_core(a):
     e4 = _A8 + _A9 * z
     e5 = _A10 + _A11 * z
     p = (e0 + e1 * z2) + (e2 + e3 * z2) * z4 + (e4 + e5 * z2) * z8
-    return big, u + u * (z * p)
+    return big, u, u * (z * p)
 
 
 @inline
 def fast_acos(x):
     """arccos(x) for x in [−1, 1]."""
-    big, r = _asin_core(abs(x))
+    big, u, t = _asin_core(abs(x))
+    r = u + t
     small_val = HALF_PI - (r if x >= 0.0 else -r)
     big_val = 2.0 * r if x >= 0.0 else PI - 2.0 * r
     return big_val if big else small_val
@@ -102,8 +111,12 @@ def fast_acos(x):
 @inline
 def fast_asin(x):
     """arcsin(x) for x in [−1, 1]."""
-    big, r = _asin_core(abs(x))
-    mag = HALF_PI - 2.0 * r if big else r
+    big, u, t = _asin_core(abs(x))
+    # π/2 − 2(u + t) with the rounding after the cancellation: exactly π/2 − 2u
+    # where that is exact (Sterbenz: 2u ≥ π/4), else after summing 2(u + t) below 1
+    rest = 2.0 * t - HALF_PI_LO
+    twice = 2.0 * u
+    mag = ((HALF_PI - twice) - rest if twice >= _QUARTER_PI else HALF_PI - (twice + rest)) if big else u + t
     return mag if x >= 0.0 else -mag
 
 
