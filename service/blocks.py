@@ -4,17 +4,20 @@
 (fixed-size runs from the start of each batch, so an appended dataset keeps
 its earlier blocks), fetches every block it needs in one cache round trip,
 computes only the missing ones (all of them in one call when none is cached),
-stores them in batches, and writes the blocks straight
-into the matrices the request asked for: a symmetric Gram's lower blocks are
-the transposes of its upper ones, as `rntk_core.tiling.tiled_gram` assembles
-them, so the result is the library's bit for bit. A block is stored per kernel
-as raw little-endian float64 bytes behind a small header giving its shape —
-never pickle — so a cache entry can be read by anything and cannot execute code.
+and stores them in batches. A symmetric Gram's lower blocks are the
+transposes of its upper ones, as `rntk_core.tiling.tiled_gram` assembles
+them, so the result is the library's bit for bit.
+
+Nothing is copied that need not be: a Gram computed whole is the answer
+itself, and its blocks go to the cache as views of it (read-only), which the
+in-process cache keeps as they are; only a Gram assembled from cached blocks
+is copied together, and only a remote cache encodes (`service.block_codec`).
+On a virtual machine, writing fresh memory costs about 1 ms per 2 MB in page
+faults, as much as computing a tenth of an N = 500 Gram.
 """
 
 from __future__ import annotations
 
-import struct
 import time
 from dataclasses import dataclass
 from typing import Optional, Sequence
@@ -25,7 +28,7 @@ from rntk_core import RNTKParams, gram
 from rntk_core.sequences import SequenceBatch, as_sequences
 from rntk_core.tiling import block_bounds
 
-from .cache import BlockCache, BytesLike
+from .cache import BlockCache, stored_bytes
 from .hashing import BlockKey, Digest, block_key, params_digest, run_digest, sequence_digests
 from .library import overflow_error
 from .limits import DIRECTION_PASSES, cross_pair_steps, symmetric_pair_steps
@@ -43,37 +46,6 @@ block; the price is both kernels of the whole Gram in memory at once (64 MB here
 
 STORE_BATCH_BYTES = 32 << 20
 """New blocks go to the cache in batches of about this many bytes."""
-
-_MAGIC = b"RNTKBLK1"
-_HEADER = struct.Struct("<8sQQ")
-
-
-class CorruptBlock(ValueError):
-    """A cache entry that is not a well-formed block."""
-
-
-def encode_block(matrix: np.ndarray) -> memoryview:
-    """Header (magic, rows, cols) + the values as C-ordered little-endian float64 (read-only bytes).
-
-    The values are copied once, straight from `matrix` (a view of a larger
-    Gram, possibly transposed) into the entry.
-    """
-    rows, cols = matrix.shape
-    entry = bytearray(_HEADER.size + 8 * rows * cols)
-    _HEADER.pack_into(entry, 0, _MAGIC, rows, cols)
-    values = np.frombuffer(entry, dtype="<f8", offset=_HEADER.size).reshape(rows, cols)
-    np.copyto(values, matrix, casting="same_kind")
-    return memoryview(entry).toreadonly()
-
-
-def decode_block(data: BytesLike) -> np.ndarray:
-    """The matrix of an `encode_block` entry (read-only, no copy)."""
-    if len(data) < _HEADER.size:
-        raise CorruptBlock("entry shorter than its header")
-    magic, rows, cols = _HEADER.unpack_from(data)
-    if magic != _MAGIC or len(data) != _HEADER.size + 8 * rows * cols:
-        raise CorruptBlock("bad magic or length")
-    return np.frombuffer(data, dtype="<f8", offset=_HEADER.size).reshape(rows, cols)
 
 
 @dataclass
@@ -109,12 +81,12 @@ class _PendingStores:
 
     def __init__(self, cache: BlockCache) -> None:
         self.cache = cache
-        self.items: list[tuple[str, BytesLike]] = []
+        self.items: list[tuple[str, np.ndarray]] = []
         self.size = 0
 
-    def add(self, name: str, value: BytesLike) -> None:
-        self.items.append((name, value))
-        self.size += len(value)
+    def add(self, name: str, block: np.ndarray) -> None:
+        self.items.append((name, block))
+        self.size += stored_bytes(block)
         if self.size >= STORE_BATCH_BYTES:
             self.flush()
 
@@ -139,13 +111,11 @@ class BlockGram:
         params: RNTKParams,
         output: str,
         stats: Optional[CacheStats] = None,
-        out: Optional[dict[str, np.ndarray]] = None,
     ) -> dict[str, np.ndarray]:
         """The kernels `output` names ("ntk", "nngp" or both) of gram(xs) or gram(xs, zs), by name.
 
         `xs` and `zs` must be validated batches (`rntk_core.sequences.as_sequences`).
-        With `out` (kernel -> array of the Gram's shape) the kernels are written
-        there, e.g. straight into a response body, and `out` is returned.
+        The matrices are read-only (C-ordered): the cache may hold views of them.
         Raises `InvalidInput` if the kernel is not finite in float64 (enormous inputs).
         """
         stats = stats if stats is not None else CacheStats()
@@ -154,13 +124,13 @@ class BlockGram:
         names = [t.key.entry(k) for t in tiles for k in kernels]
         fetched = dict(zip(names, self.cache.get_many(names), strict=True))
         shape = (len(xs), len(xs) if zs is None else len(zs))
-        out = {k: np.empty(shape) for k in kernels} if out is None else out
         cols = xs if zs is None else zs
         cached = [self._cached(tile.key, kernels, fetched) for tile in tiles]
         pending = _PendingStores(self.cache)
         whole = None
-        if len(tiles) > 1 and all(b is None for b in cached) and shape[0] * shape[1] <= WHOLE_GRAM_MAX_ENTRIES:
+        if all(b is None for b in cached) and shape[0] * shape[1] <= WHOLE_GRAM_MAX_ENTRIES:
             whole = self._gram(xs, zs, params, stats)
+        out = {k: whole[k] for k in kernels} if whole is not None else {k: np.empty(shape) for k in kernels}
         for tile, blocks in zip(tiles, cached, strict=True):
             stats.blocks += 1
             if blocks is None:
@@ -172,11 +142,15 @@ class BlockGram:
             else:
                 stats.hits += 1
                 self.metrics.cache_hits.inc()
+            if whole is not None:
+                continue
             for kernel, block in zip(kernels, blocks, strict=True):
                 out[kernel][tile.r0:tile.r1, tile.c0:tile.c1] = block
                 if tile.mirror:
                     out[kernel][tile.c0:tile.c1, tile.r0:tile.r1] = block.T
         pending.flush()
+        for matrix in out.values():
+            matrix.flags.writeable = False
         return out
 
     def gram_fn(self, stats: CacheStats):
@@ -216,30 +190,27 @@ class BlockGram:
 
     @staticmethod
     def _cached(
-        key: BlockKey, kernels: tuple[str, ...], fetched: dict[str, Optional[BytesLike]]
+        key: BlockKey, kernels: tuple[str, ...], fetched: dict[str, Optional[np.ndarray]]
     ) -> Optional[list[np.ndarray]]:
-        """The block's matrices from the prefetched entries, or None if any is missing or corrupt."""
+        """The block's matrices from the prefetched entries, or None if any is missing."""
         found = []
         for kernel in kernels:
-            data = fetched[key.entry(kernel)]
-            if data is None:
+            block = fetched[key.entry(kernel)]
+            if block is None:
                 return None
-            try:
-                matrix = decode_block(data)
-            except CorruptBlock:
-                return None
-            found.append(matrix.T if key.transposed else matrix)
+            found.append(block.T if key.transposed else block)
         return found
 
     def _gram(
         self, rows: SequenceBatch, cols: Optional[SequenceBatch], params: RNTKParams, stats: CacheStats
     ) -> dict[str, np.ndarray]:
-        """Both kernels of gram(rows) or gram(rows, cols), with the work counted."""
+        """Both kernels of gram(rows) or gram(rows, cols) (read-only), with the work counted."""
         started = time.perf_counter()
         try:
             ntk, nngp = gram(rows, cols, params=params, output="both")
         except ValueError:  # sequences were validated: only a float64 overflow is left
             raise overflow_error(list(rows) + list(cols or [])) from None
+        ntk.flags.writeable = nngp.flags.writeable = False
         elapsed = time.perf_counter() - started
         steps = self._pair_steps(rows, cols, params)
         stats.pair_steps += steps
@@ -260,7 +231,7 @@ class BlockGram:
         stats.misses += 1
         self.metrics.cache_misses.inc()
         for kernel, matrix in computed.items():
-            pending.add(tile.key.entry(kernel), encode_block(matrix.T if tile.key.transposed else matrix))
+            pending.add(tile.key.entry(kernel), matrix.T if tile.key.transposed else matrix)
         return [computed[k] for k in kernels]
 
     @staticmethod

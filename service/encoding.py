@@ -3,9 +3,8 @@
 A 2000×2000 Gram is 32 MB of float64 and about 80 MB of JSON text; clients
 that ask for ``Accept: application/x-npy`` get the raw array (``.npz`` when
 the answer holds several), with the shape and cache figures in headers.
-`MatrixAnswer` allocates the matrices of an answer for its format: a single
-``.npy`` matrix lives inside the response body itself, so the Gram is
-assembled where it will be sent from, with no copy in between.
+A single ``.npy`` matrix is sent from where it lies, after its header
+(`PartsResponse`): the Gram is not copied into a body.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 import orjson
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 JSON = "application/json"
 NPY = "application/x-npy"
@@ -70,9 +70,7 @@ def negotiate(accept: Optional[str]) -> str:
 
 def npy_bytes(array: np.ndarray) -> bytes:
     """One array in the ``.npy`` format (never pickled)."""
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
-    return buf.getvalue()
+    return b"".join(npy_parts(array))
 
 
 def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
@@ -82,37 +80,26 @@ def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-def npy_body(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """An uninitialised ``.npy`` file of a float64 array of `shape`, and that array inside it (a view).
-
-    Returns ``(body, array)``: `body` is the whole file as uint8, ready to send
-    once `array` has been filled.
-    """
+def npy_parts(array: np.ndarray) -> tuple[bytes, memoryview]:
+    """An array as an ``.npy`` file in two parts: its header, then its values where they lie (C order)."""
+    array = np.ascontiguousarray(array)
     header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": tuple(shape)})
-    size = header.tell()
-    body = np.empty(size + 8 * int(np.prod(shape)), dtype=np.uint8)
-    body[:size] = np.frombuffer(header.getbuffer(), dtype=np.uint8)
-    return body, body[size:].view("<f8").reshape(shape)
+    np.lib.format.write_array_header_1_0(header, np.lib.format.header_data_from_array_1_0(array))
+    return header.getvalue(), memoryview(array).toreadonly().cast("B")
 
 
-class MatrixAnswer:
-    """The matrices of one answer (name -> array, to be filled), allocated for the answer's format."""
+class PartsResponse(Response):
+    """A response whose body is sent as it is held, in parts (bytes-like), without joining them."""
 
-    def __init__(self, names: Sequence[str], shape: tuple[int, int], media_type: str) -> None:
-        self.media_type = media_type
-        self._npy: Optional[np.ndarray] = None
-        if media_type == NPY and len(names) == 1:
-            self._npy, array = npy_body(shape)
-            self.matrices = {names[0]: array}
-        else:
-            self.matrices = {name: np.empty(shape) for name in names}
+    def __init__(self, parts: Sequence[Any], media_type: str, headers: Optional[Mapping[str, str]] = None) -> None:
+        self.parts = list(parts)
+        length = str(sum(len(p) for p in self.parts))
+        super().__init__(None, media_type=media_type, headers={**(headers or {}), "content-length": length})
 
-    def response(self, meta: Mapping[str, Any]) -> Response:
-        """The answer, once the matrices are filled, with `meta` (see `matrices_response`)."""
-        if self._npy is not None:
-            return Response(memoryview(self._npy), media_type=NPY, headers=_meta_headers(meta))
-        return matrices_response(self.matrices, meta, self.media_type)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        for i, part in enumerate(self.parts):
+            await send({"type": "http.response.body", "body": part, "more_body": i < len(self.parts) - 1})
 
 
 def matrices_response(
@@ -129,7 +116,7 @@ def matrices_response(
     headers = _meta_headers(meta)
     if media_type == NPY and len(matrices) == 1:
         (array,) = matrices.values()
-        return Response(npy_bytes(array), media_type=NPY, headers=headers)
+        return PartsResponse(npy_parts(array), NPY, headers)
     return Response(npz_bytes(matrices), media_type=NPZ, headers=headers)
 
 

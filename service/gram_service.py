@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from rntk_core import RNTKParams
 from starlette.responses import Response
 
-from .blocks import KERNELS, BlockGram, CacheStats
-from .encoding import MatrixAnswer
+from .blocks import BlockGram, CacheStats
+from .encoding import matrices_response
 from .library import feature_dim, to_params, to_sequences
 from .limits import check_request, pair_steps
 from .schemas import GramRequest
@@ -47,9 +47,8 @@ class GramService:
         req = job.request
         xs = to_sequences(req.X, "X")
         zs = None if req.Z is None else to_sequences(req.Z, "Z", m=xs.m)
-        shape = (len(xs), len(xs if zs is None else zs))
-        answer = MatrixAnswer(KERNELS if req.output == "both" else (req.output,), shape, media_type)
+        shape = [len(xs), len(xs if zs is None else zs)]
         stats = CacheStats()
-        self.blocks.compute(xs, zs, job.params, req.output, stats, out=answer.matrices)
+        matrices = self.blocks.compute(xs, zs, job.params, req.output, stats)
         # the cache figures last: an exact repeat's JSON answer rewrites them (service.repeat_cache)
-        return answer.response({"shape": list(shape), "cache": stats.as_dict()})
+        return matrices_response(matrices, {"shape": shape, "cache": stats.as_dict()}, media_type)

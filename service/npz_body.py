@@ -14,11 +14,13 @@ and optionally ``request``: uint8, shape (n,): the UTF-8 bytes of a JSON
 object with the request's other fields (``params``, ``output``, ``y``,
 ``model_id`` ...), exactly as they would appear in a JSON body; omitted, ``{}``.
 
-The archive is read with ``np.load(..., allow_pickle=False)``. Each entry's
-``.npy`` header is checked (dtype, shape, and that its data is as long as the
-header says) before anything is allocated; the decoded entries together may
-not exceed the body cap (``max_body_bytes``). Values are checked at once over
-the whole concatenation. Errors are `InvalidInput` (422) or `LimitExceeded`
+The archive is read as a zip (``np.load`` would copy each entry out of it):
+a stored entry (``np.savez``) is used where it lies in the body, after its
+CRC-32 is checked, and a deflated one is inflated. Each entry's ``.npy``
+header is checked (no pickled objects, dtype, shape, and that its data is as
+long as the header says) before its values are used; the decoded entries
+together may not exceed the body cap (``max_body_bytes``). Values are checked
+at once over the whole concatenation. Errors are `InvalidInput` (422) or `LimitExceeded`
 (413) naming the entry (``body.X_lengths[3]: ...``); the JSON fields are
 validated by the request model's own rules (`schemas.options_model`), whose
 `pydantic.ValidationError` the caller reports like a JSON body's.
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 import zipfile
 import zlib
 from typing import Any, TypeVar
@@ -49,6 +52,12 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _READ_ERRORS = (ValueError, OSError, EOFError, KeyError, NotImplementedError, RuntimeError,
                 zipfile.BadZipFile, zlib.error)
 """What reading a malformed archive or entry may raise (CRC, truncation, bad header, encryption ...)."""
+
+_LOCAL_HEADER = struct.Struct("<4s22xHH")
+"""A zip member's local header: signature, then (after 22 bytes) the lengths of its name and extra field."""
+
+_NPY_PREFIX_MAX = 12 + 10_000
+"""The longest ``.npy`` magic, version, length and header read (NumPy's own `max_header_size`)."""
 
 _KINDS = {"values": ("f", "float64"), "lengths": ("i", "int64"), REQUEST: ("u", "uint8")}
 """Entry role -> (dtype kind, name); sizes are 8 bytes for values and lengths, 1 for the request."""
@@ -95,24 +104,22 @@ def decode(body: bytes, model: type[M], max_bytes: int) -> M:
     if not body.startswith(_ZIP_MAGIC):
         raise InvalidInput("body: not an .npz archive (a zip of .npy entries, as np.savez writes)")
     try:
-        archive = np.load(io.BytesIO(body), allow_pickle=False)
+        archive = zipfile.ZipFile(io.BytesIO(body))
     except _READ_ERRORS as exc:
         raise InvalidInput(f"body: not a readable .npz archive ({exc})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise InvalidInput("body: not an .npz archive (a zip of .npy entries, as np.savez writes)")
     with archive:
-        members = _members(archive, model, max_bytes)
-        options = _options(archive, members)
-        batches = _batches(archive, members, model)
+        entries = _Entries(archive, memoryview(body), _members(archive, model, max_bytes))
+        options = _options(entries)
+        batches = _batches(entries, model)
     return model.model_construct(**dict(options_model(model).model_validate(options)), **batches)
 
 
-def _members(archive: np.lib.npyio.NpzFile, model: type[BaseModel], max_bytes: int) -> dict[str, zipfile.ZipInfo]:
+def _members(archive: zipfile.ZipFile, model: type[BaseModel], max_bytes: int) -> dict[str, zipfile.ZipInfo]:
     """Entry name -> zip member, after refusing unknown names and oversized contents."""
     allowed = entry_names(model)
     members: dict[str, zipfile.ZipInfo] = {}
     total = 0
-    for info in archive.zip.infolist():
+    for info in archive.infolist():
         name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
         if name not in allowed:
             shown = name if len(name) <= 64 else name[:61] + "..."
@@ -126,11 +133,11 @@ def _members(archive: np.lib.npyio.NpzFile, model: type[BaseModel], max_bytes: i
     return members
 
 
-def _options(archive: np.lib.npyio.NpzFile, members: dict[str, zipfile.ZipInfo]) -> dict[str, Any]:
+def _options(entries: "_Entries") -> dict[str, Any]:
     """The JSON object of the ``request`` entry ({} without one)."""
-    if REQUEST not in members:
+    if REQUEST not in entries.members:
         return {}
-    raw = _read(archive, members, REQUEST, "body.request", ndims=(1,))
+    raw = entries.read(REQUEST, "body.request", ndims=(1,))
     try:
         options = orjson.loads(raw.tobytes())
     except orjson.JSONDecodeError as exc:
@@ -140,9 +147,9 @@ def _options(archive: np.lib.npyio.NpzFile, members: dict[str, zipfile.ZipInfo])
     return options
 
 
-def _batches(archive: np.lib.npyio.NpzFile, members: dict[str, zipfile.ZipInfo],
-             model: type[BaseModel]) -> dict[str, SequenceBatch]:
+def _batches(entries: "_Entries", model: type[BaseModel]) -> dict[str, SequenceBatch]:
     """Each batch the body holds, validated; a batch's m must match the first batch's."""
+    members = entries.members
     out: dict[str, SequenceBatch] = {}
     first = None
     for name in getattr(model, "BATCHES", ()):
@@ -154,7 +161,7 @@ def _batches(archive: np.lib.npyio.NpzFile, members: dict[str, zipfile.ZipInfo],
             if needed not in members:
                 reason = f"{given[0]} is given" if given else f"{name} is required"
                 raise InvalidInput(f"body.{needed}: missing entry ({reason})")
-        batch = _batch(archive, members, name)
+        batch = _batch(entries, name)
         if first is None:
             first = (name, batch.m)
         elif batch.m != first[1]:
@@ -164,11 +171,11 @@ def _batches(archive: np.lib.npyio.NpzFile, members: dict[str, zipfile.ZipInfo],
     return out
 
 
-def _batch(archive: np.lib.npyio.NpzFile, members: dict[str, zipfile.ZipInfo], name: str) -> SequenceBatch:
+def _batch(entries: "_Entries", name: str) -> SequenceBatch:
     """One batch from its two entries, checked over the whole concatenation at once."""
     vname, lname = f"body.{name}_values", f"body.{name}_lengths"
-    values = _read(archive, members, f"{name}_values", vname, ndims=(1, 2))
-    lengths = _read(archive, members, f"{name}_lengths", lname, ndims=(1,))
+    values = entries.read(f"{name}_values", vname, ndims=(1, 2))
+    lengths = entries.read(f"{name}_lengths", lname, ndims=(1,))
     if values.ndim == 1:
         values = values.reshape(-1, 1)
     rows, m = values.shape
@@ -194,40 +201,69 @@ def _batch(archive: np.lib.npyio.NpzFile, members: dict[str, zipfile.ZipInfo], n
     return split_batch(np.ascontiguousarray(values), lengths)
 
 
-def _read(archive: np.lib.npyio.NpzFile, members: dict[str, zipfile.ZipInfo], name: str, field: str,
-          ndims: tuple[int, ...]) -> np.ndarray:
-    """One entry as a native-order array of its role's dtype, its header checked before it is read."""
-    kind, dtype_name = _KINDS[REQUEST if name == REQUEST else name.rpartition("_")[2]]
-    shape, dtype, size = _header(archive.zip, members[name], field)
-    if dtype.hasobject:
-        raise InvalidInput(f"{field}: object arrays are refused (pickled data is never loaded)")
-    if dtype.kind != kind or dtype.itemsize != np.dtype(dtype_name).itemsize:
-        raise InvalidInput(f"{field}: expected {dtype_name}, got {dtype}")
-    if len(shape) not in ndims:
-        wanted = " or ".join(f"{d}-D" for d in ndims)
-        raise InvalidInput(f"{field}: expected a {wanted} array, got shape {shape}")
-    if math.prod(shape) * dtype.itemsize != size:
-        raise InvalidInput(f"{field}: its header announces {dtype} of shape {shape}, but it holds {size} bytes")
-    try:
-        array = archive[name]
-    except _READ_ERRORS as exc:
-        raise InvalidInput(f"{field}: unreadable entry ({exc})") from None
-    return array.astype(dtype_name, copy=False)
+class _Entries:
+    """The members of an npz body, read as arrays of their roles' dtypes."""
+
+    def __init__(self, archive: zipfile.ZipFile, body: memoryview, members: dict[str, zipfile.ZipInfo]) -> None:
+        self.archive = archive
+        self.body = body
+        self.members = members
+
+    def read(self, name: str, field: str, ndims: tuple[int, ...]) -> np.ndarray:
+        """One entry as a native-order array of its role's dtype (read-only), its header checked first."""
+        kind, dtype_name = _KINDS[REQUEST if name == REQUEST else name.rpartition("_")[2]]
+        data = self._data(self.members[name], field)
+        shape, fortran_order, dtype, offset = _npy_header(data, field)
+        if dtype.hasobject:
+            raise InvalidInput(f"{field}: object arrays are refused (pickled data is never loaded)")
+        if dtype.kind != kind or dtype.itemsize != np.dtype(dtype_name).itemsize:
+            raise InvalidInput(f"{field}: expected {dtype_name}, got {dtype}")
+        if len(shape) not in ndims:
+            wanted = " or ".join(f"{d}-D" for d in ndims)
+            raise InvalidInput(f"{field}: expected a {wanted} array, got shape {shape}")
+        count = math.prod(shape)
+        if count * dtype.itemsize != len(data) - offset:
+            raise InvalidInput(f"{field}: its header announces {dtype} of shape {shape}, "
+                               f"but it holds {len(data) - offset} bytes")
+        array = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+        array = array.reshape(shape[::-1]).T if fortran_order else array.reshape(shape)
+        return array.astype(dtype_name, copy=False)
+
+    def _data(self, info: zipfile.ZipInfo, field: str) -> memoryview:
+        """A member's uncompressed bytes, CRC-checked: a view of the body when stored, else inflated."""
+        if info.flag_bits & 0x1:
+            raise InvalidInput(f"{field}: encrypted entries are refused")
+        if info.compress_type != zipfile.ZIP_STORED:
+            try:
+                with self.archive.open(info) as fp:
+                    return memoryview(fp.read())
+            except _READ_ERRORS as exc:
+                raise InvalidInput(f"{field}: unreadable entry ({exc})") from None
+        local = self.body[info.header_offset:info.header_offset + _LOCAL_HEADER.size]
+        if len(local) < _LOCAL_HEADER.size or _LOCAL_HEADER.unpack(local)[0] != b"PK\x03\x04":
+            raise InvalidInput(f"{field}: unreadable entry (bad local header)")
+        _, name_len, extra_len = _LOCAL_HEADER.unpack(local)
+        start = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
+        data = self.body[start:start + info.compress_size]
+        if len(data) != info.compress_size or info.compress_size != info.file_size:
+            raise InvalidInput(f"{field}: unreadable entry (truncated)")
+        if zlib.crc32(data) != info.CRC:
+            raise InvalidInput(f"{field}: unreadable entry (CRC-32 mismatch: the archive is damaged)")
+        return data
 
 
-def _header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, field: str) -> tuple[tuple[int, ...], np.dtype, int]:
-    """Shape, dtype and data size (bytes after the header) of a ``.npy`` member, without reading its data."""
+def _npy_header(data: memoryview, field: str) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """Shape, Fortran order, dtype and where the values start, from the ``.npy`` header of an entry's bytes."""
     fmt = np.lib.format
+    fp = io.BytesIO(data[:_NPY_PREFIX_MAX])
     try:
-        with zf.open(info) as fp:
-            version = fmt.read_magic(fp)
-            if version == (1, 0):
-                shape, _, dtype = fmt.read_array_header_1_0(fp)
-            elif version == (2, 0):
-                shape, _, dtype = fmt.read_array_header_2_0(fp)
-            else:
-                raise InvalidInput(f"{field}: .npy format version {version} is not accepted (np.save writes 1.0)")
-            offset = fp.tell()
+        version = fmt.read_magic(fp)
+        if version == (1, 0):
+            shape, fortran_order, dtype = fmt.read_array_header_1_0(fp)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = fmt.read_array_header_2_0(fp)
+        else:
+            raise InvalidInput(f"{field}: .npy format version {version} is not accepted (np.save writes 1.0)")
     except _READ_ERRORS as exc:
         raise InvalidInput(f"{field}: not a valid .npy entry ({exc})") from None
-    return shape, dtype, info.file_size - offset
+    return shape, fortran_order, dtype, fp.tell()

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional
+from typing import Iterable, Mapping, Optional, Sequence
 
 import orjson
 
@@ -64,16 +64,21 @@ def fingerprint(body: bytes) -> int:
 
 @dataclass(frozen=True)
 class KeptAnswer:
-    """A finished answer: its body, media type, ``X-RNTK-*`` headers and how many blocks it spans.
+    """A finished answer: its body (in the parts it was sent in), media type, ``X-RNTK-*`` headers
+    and how many blocks it spans.
 
-    For a JSON answer `body` stops before the final cache member, which a
+    For a JSON answer the body stops before the final cache member, which a
     repeat writes anew.
     """
 
-    body: BytesLike
+    parts: tuple[BytesLike, ...]
     media_type: str
     headers: Mapping[str, str]
     blocks: int
+
+    @property
+    def size(self) -> int:
+        return sum(len(part) for part in self.parts)
 
     def repeat_headers(self) -> dict[str, str]:
         """The ``X-RNTK-*`` headers of this answer served again: every block a hit, none a miss."""
@@ -84,17 +89,19 @@ class KeptAnswer:
     def repeat_body(self) -> list[BytesLike]:
         """The body of this answer served again, in parts (the kept body is not copied)."""
         if self.media_type != JSON:
-            return [self.body]
+            return list(self.parts)
         figures = {"blocks": self.blocks, "hits": self.blocks, "misses": 0}
-        return [self.body, CACHE_MEMBER + dumps(figures) + b"}"]
+        return [*self.parts, CACHE_MEMBER + dumps(figures) + b"}"]
 
 
-def kept(body: BytesLike, media_type: str, headers: Iterable[tuple[str, str]]) -> Optional[KeptAnswer]:
-    """A `KeptAnswer` from a finished Gram answer's body, media type and headers (None: not one)."""
+def kept(parts: Sequence[BytesLike], media_type: str, headers: Iterable[tuple[str, str]]) -> Optional[KeptAnswer]:
+    """A `KeptAnswer` from a finished Gram answer's body parts, media type and headers (None: not one)."""
     ours = {k.lower(): v for k, v in headers if k.lower().startswith(HEADER_PREFIX)}
     if media_type != JSON:
-        return KeptAnswer(body, media_type, ours, int(ours.get("x-rntk-cache-blocks", "0")))
-    view = memoryview(body)
+        return KeptAnswer(tuple(parts), media_type, ours, int(ours.get("x-rntk-cache-blocks", "0")))
+    if not parts:
+        return None
+    view = memoryview(parts[-1])
     tail = len(view) - min(len(view), _JSON_TAIL_BYTES)
     start = bytes(view[tail:]).rfind(CACHE_MEMBER)
     if start < 0:
@@ -105,7 +112,7 @@ def kept(body: BytesLike, media_type: str, headers: Iterable[tuple[str, str]]) -
         blocks = int(figures["blocks"])
     except (orjson.JSONDecodeError, TypeError, KeyError, ValueError):
         return None
-    return KeptAnswer(view[:start], media_type, ours, blocks)
+    return KeptAnswer((*parts[:-1], view[:start]), media_type, ours, blocks)
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,7 @@ class _Entry:
 
     @property
     def size(self) -> int:
-        return len(self.request) + len(self.answer.body)
+        return len(self.request) + self.answer.size
 
 
 class RepeatCache:

@@ -91,27 +91,26 @@ async def _send_answer(send: Send, answer: KeptAnswer) -> None:
 
 
 class _Answer:
-    """Passes an app's answer on, and remembers it if it is a whole, successful one."""
+    """Passes an app's answer on, and remembers it (its body parts, not copied) if it is a whole, successful one."""
 
     def __init__(self, send: Send) -> None:
         self._send = send
         self.status = 0
         self.headers: list[tuple[str, str]] = []
-        self.body: Optional[Any] = None
-        self.whole = True
+        self.parts: list[Any] = []
+        self.finished = False
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
             self.headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", ())]
         elif message["type"] == "http.response.body":
-            if self.body is not None or message.get("more_body", False):
-                self.whole = False
-            self.body = message.get("body", b"")
+            self.parts.append(message.get("body", b""))
+            self.finished = not message.get("more_body", False)
         await self._send(message)
 
     def kept(self) -> Optional[KeptAnswer]:
-        if self.status != 200 or not self.whole or self.body is None:
+        if self.status != 200 or not self.finished:
             return None
         answer_type = next((media_type(v) for k, v in self.headers if k.lower() == "content-type"), "")
-        return kept(self.body, answer_type, self.headers)
+        return kept(self.parts, answer_type, self.headers)

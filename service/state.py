@@ -15,6 +15,7 @@ from typing import Optional
 
 from rntk_core import RNTKParams, gram, gram_diagonal
 
+from .block_codec import EncodedBlocks
 from .blocks import BlockGram
 from .cache import BlockCache, MemoryBlockCache, RedisBlockCache
 from .compute import ComputeSlots
@@ -55,7 +56,7 @@ class Services:
         store: ModelStore
         if settings.redis_url:
             link = RedisLink(settings)
-            cache = RedisBlockCache(link, settings.cache_ttl_s, settings.cache_max_entry_bytes)
+            cache = EncodedBlocks(RedisBlockCache(link, settings.cache_ttl_s, settings.cache_max_entry_bytes))
             if settings.write_behind_max_bytes:
                 cache = writes = WriteBehindCache(cache, settings.write_behind_max_bytes)
                 metrics.watch_cache_writes(lambda: writes.waiting_bytes)

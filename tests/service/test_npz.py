@@ -167,6 +167,24 @@ def _lying_header(shape: tuple[int, ...]) -> bytes:
     return buf.getvalue() + np.zeros(3).tobytes()
 
 
+def _damaged(body: bytes, at: bytes, what: bytes) -> bytes:
+    """`body` with the first `at` replaced by `what` (same length): damage the zip leaves in place."""
+    assert len(at) == len(what) and at in body
+    return body.replace(at, what, 1)
+
+
+def _bad_local_header(body: bytes, member: str) -> bytes:
+    """`body` with the signature of `member`'s local header broken (its directory entry still points there)."""
+    at = zipfile.ZipFile(io.BytesIO(body)).getinfo(member).header_offset
+    return body[:at] + b"PK\x00\x00" + body[at + 4:]
+
+
+def _flagged_encrypted(body: bytes) -> bytes:
+    """`body` with its first member marked encrypted (bit 0 of its flags in the central directory)."""
+    at = body.index(b"PK\x01\x02") + 8
+    return body[:at] + bytes([body[at] | 1]) + body[at + 1:]
+
+
 def _pickled_values() -> bytes:
     return _zip(**{"X_values.npy": _npy(np.array([0.1, "a", 0.3], dtype=object), allow_pickle=True),
                    "X_lengths.npy": _npy(np.array([3]))})
@@ -177,6 +195,10 @@ BAD_BODIES = [
     (b"", "body"),
     (_npy(GOOD_VALUES), "body: not an .npz archive"),
     (_body()[:-40], "body"),  # truncated: the zip's directory is gone
+    (_damaged(_body(), GOOD_VALUES.tobytes()[:8], np.float64(9.5).tobytes()),  # a value changed in transit
+     "body.X_values: unreadable entry (CRC-32 mismatch"),
+    (_bad_local_header(_body(), "X_lengths.npy"), "body.X_lengths: unreadable entry (bad local header)"),
+    (_flagged_encrypted(_body()), "body.X_values: encrypted entries are refused"),
     (_pickled_values(), "body.X_values: object arrays are refused"),
     (_body(X_values=GOOD_VALUES.astype(np.float32)), "body.X_values: expected float64, got float32"),
     (_body(X_values=np.arange(5)), "body.X_values: expected float64, got int64"),

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from rntk_core import RNTKParams
-from service.blocks import CorruptBlock, decode_block, encode_block
+from service.block_codec import CorruptBlock, decode_block, encode_block
 from service.cache import MemoryBlockCache
 from service.compute import ComputeSlots
 from rntk_core.sequences import SequenceBatch, as_sequences
-from service.encoding import JSON, NPY, NPZ, MatrixAnswer, negotiate
+from service.encoding import JSON, NPY, NPZ, PartsResponse, matrices_response, negotiate
 from service.errors import InvalidInput, ModelNotFound, Overloaded, StoreUnavailable
 from service.hashing import block_key, params_digest, run_digest, sequence_digest, sequence_digests
 from service.library import split_batch, to_sequences
@@ -84,12 +84,10 @@ def test_json_batches_that_fail_are_named_by_the_library():
 
 @pytest.mark.parametrize("media_type,names", [(NPY, ("ntk",)), (NPY, ("ntk", "nngp")), (NPZ, ("nngp",)),
                                               (JSON, ("ntk",))])
-def test_matrix_answers_hold_what_was_written(media_type, names):
-    answer = MatrixAnswer(names, (3, 4), media_type)
-    for i, name in enumerate(names):
-        answer.matrices[name][...] = np.arange(12).reshape(3, 4) + i
-    response = answer.response({"shape": [3, 4], "cache": {"hits": 1}})
-    body = bytes(response.body)
+def test_matrix_answers_hold_the_matrices(media_type, names):
+    matrices = {name: (np.arange(12.0).reshape(3, 4) + i) for i, name in enumerate(names)}
+    response = matrices_response(matrices, {"shape": [3, 4], "cache": {"hits": 1}}, media_type)
+    body = b"".join(response.parts) if isinstance(response, PartsResponse) else bytes(response.body)
     if media_type == JSON:
         decoded = {k: np.array(v) for k, v in orjson.loads(body).items() if k in names}
     elif len(names) == 1 and media_type == NPY:
