@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from rntk_core import RNTKParams
-from service.block_codec import CorruptBlock, decode_block, encode_block
+from service.block_codec import CorruptBlock, EncodedBlocks, decode_block, encode_block
 from service.cache import MemoryBlockCache
 from service.compute import ComputeSlots
 from rntk_core.sequences import SequenceBatch, as_sequences
@@ -144,6 +144,33 @@ def test_memory_cache_is_bounded_in_bytes_and_least_recently_used():
     assert cache.size_bytes <= 100
     cache.put("huge", bytes(101))
     assert cache.get_many(["huge"]) == [None]
+
+
+def test_memory_cache_charges_views_their_share_of_the_array_they_keep_alive():
+    whole = np.zeros((10, 10))  # 800 bytes
+    upper = [("a", whole[:5, :5]), ("b", whole[:5, 5:]), ("c", whole[5:, 5:])]  # 600 bytes shown
+    cache = MemoryBlockCache(max_bytes=10_000)
+    cache.put_many(upper)
+    assert 800 <= cache.size_bytes <= 802  # the whole array (shares rounded up), not the 600 bytes shown
+    assert all(got is block for got, (_, block) in zip(cache.get_many(["a", "b", "c"]), upper))  # not copied
+    before = cache.size_bytes
+    cache.put("own", np.zeros(25))
+    assert cache.size_bytes == before + 200  # an array of its own: its own bytes
+    small = MemoryBlockCache(max_bytes=700)
+    small.put_many(upper)  # 3 x 267 > 700: the first in goes out
+    assert small.get_many(["a"]) == [None] and small.size_bytes <= 700
+
+
+def test_encoded_blocks_decode_what_they_encoded_and_miss_what_they_cannot():
+    store = MemoryBlockCache(max_bytes=1 << 20)  # holds the bytes, as Redis would
+    blocks = EncodedBlocks(store)
+    gram = np.arange(12.0).reshape(3, 4)
+    blocks.put_many([("a", gram[:, 1:]), ("b", gram.T)])
+    assert bytes(store.get_many(["a"])[0][:8]) == b"RNTKBLK1"
+    a, b = blocks.get_many(["a", "b"])
+    assert np.array_equal(a, gram[:, 1:]) and np.array_equal(b, gram.T) and blocks.corrupt == 0
+    store.put("b", b"RNTKBLK1" + bytes(20))  # damaged
+    assert blocks.get_many(["b", "c"]) == [None, None] and blocks.corrupt == 1
 
 
 def test_memory_cache_expires_entries():
