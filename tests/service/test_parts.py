@@ -161,16 +161,39 @@ def test_memory_cache_charges_views_their_share_of_the_array_they_keep_alive():
     assert small.get_many(["a"]) == [None] and small.size_bytes <= 700
 
 
+class CopyingStore:
+    """A byte store that copies what it is given, as Redis does by sending it."""
+
+    kind = "bytes"
+
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+
+    def get_many(self, names):
+        return [self.data.get(name) for name in names]
+
+    def put_many(self, items):
+        self.data.update((name, bytes(value)) for name, value in items)
+
+    def status(self) -> str:
+        return "ok"
+
+    def close(self) -> None:
+        pass
+
+
 def test_encoded_blocks_decode_what_they_encoded_and_miss_what_they_cannot():
-    store = MemoryBlockCache(max_bytes=1 << 20)  # holds the bytes, as Redis would
+    store = CopyingStore()
     blocks = EncodedBlocks(store)
     gram = np.arange(12.0).reshape(3, 4)
     blocks.put_many([("a", gram[:, 1:]), ("b", gram.T)])
-    assert bytes(store.get_many(["a"])[0][:8]) == b"RNTKBLK1"
-    a, b = blocks.get_many(["a", "b"])
-    assert np.array_equal(a, gram[:, 1:]) and np.array_equal(b, gram.T) and blocks.corrupt == 0
-    store.put("b", b"RNTKBLK1" + bytes(20))  # damaged
-    assert blocks.get_many(["b", "c"]) == [None, None] and blocks.corrupt == 1
+    blocks.put_many([("c", -gram)])  # encoded where the first batch was
+    assert store.data["a"][:8] == b"RNTKBLK1" and store.data["a"] == bytes(encode_block(gram[:, 1:]))
+    a, b, c = blocks.get_many(["a", "b", "c"])
+    assert np.array_equal(a, gram[:, 1:]) and np.array_equal(b, gram.T) and np.array_equal(c, -gram)
+    assert blocks.corrupt == 0
+    store.data["b"] = b"RNTKBLK1" + bytes(20)  # damaged
+    assert blocks.get_many(["b", "d"]) == [None, None] and blocks.corrupt == 1
 
 
 def test_memory_cache_expires_entries():
