@@ -31,7 +31,7 @@ ERF = 1
 # They are inlined into the pair loops, which is what lets those loops run as
 # SIMD code: arccos and arcsin come from one polynomial (fdlibm's reduction of
 # both to asin on [0, 1/2], then a minimax polynomial in place of its rational
-# fit, so there is no division; within 2 ulps of NumPy's arcsin and arccos
+# fit, so there is no division; within 2 ulps of the true arcsin and arccos
 # over [−1, 1]) evaluated with selects instead of branches, so no
 # call into libm breaks vectorisation.
 # Per-sequence quantities are precomputed once per time step (`relu_stats`,

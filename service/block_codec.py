@@ -25,8 +25,10 @@ from .cache import BytesLike
 _MAGIC = b"RNTKBLK1"
 _HEADER = struct.Struct("<8sQQ")
 
-SCRATCH_MAX_BYTES = 16 << 20
-"""The largest encoding buffer a thread keeps for its next batch; larger batches get one of their own."""
+SCRATCH_MAX_BYTES = 33 << 20
+"""The largest encoding buffer a thread keeps for its next batch (a batch of `service.blocks` is about 32 MB
+at most); larger batches get one of their own. Only threads that write keep one: the background writer, or
+with writes on the request's path each compute slot."""
 
 
 class CorruptBlock(ValueError):

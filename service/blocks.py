@@ -125,7 +125,7 @@ class BlockGram:
         fetched = dict(zip(names, self.cache.get_many(names), strict=True))
         shape = (len(xs), len(xs) if zs is None else len(zs))
         cols = xs if zs is None else zs
-        cached = [self._cached(tile.key, kernels, fetched) for tile in tiles]
+        cached = [self._cached(tile, kernels, fetched) for tile in tiles]
         pending = _PendingStores(self.cache)
         whole = None
         if all(b is None for b in cached) and shape[0] * shape[1] <= WHOLE_GRAM_MAX_ENTRIES:
@@ -190,15 +190,18 @@ class BlockGram:
 
     @staticmethod
     def _cached(
-        key: BlockKey, kernels: tuple[str, ...], fetched: dict[str, Optional[np.ndarray]]
+        tile: _Tile, kernels: tuple[str, ...], fetched: dict[str, Optional[np.ndarray]]
     ) -> Optional[list[np.ndarray]]:
-        """The block's matrices from the prefetched entries, or None if any is missing."""
+        """The block's matrices from the prefetched entries, or None if any is missing or not the tile's shape."""
         found = []
         for kernel in kernels:
-            block = fetched[key.entry(kernel)]
+            block = fetched[tile.key.entry(kernel)]
             if block is None:
                 return None
-            found.append(block.T if key.transposed else block)
+            block = block.T if tile.key.transposed else block
+            if block.shape != (tile.r1 - tile.r0, tile.c1 - tile.c0):
+                return None
+            found.append(block)
         return found
 
     def _gram(

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Optional, Protocol, Sequence, Union
+from dataclasses import dataclass
+from typing import Iterable, Optional, Protocol, Sequence, Union
 
 import numpy as np
 from redis.exceptions import RedisError
@@ -58,12 +59,11 @@ class MemoryBlockCache:
     """An in-process LRU bounded in bytes, with optional expiry; thread-safe.
 
     Values are kept as given, not copied. A block that is a view of a larger
-    array keeps that array alive, so it is charged its share of it: the views
-    of one array stored together divide its size between them in proportion
-    to their own (the blocks of a symmetric Gram, its upper triangle, are
-    charged the whole Gram). Views of one array stored in separate calls are
-    each charged as if the other calls' views did not exist: more than they
-    hold, never less.
+    array (the Gram it was computed in) keeps that whole array alive, so the
+    views of one array form a group: they share its size between them, in
+    proportion to what each shows, and they leave together — when the budget
+    evicts one, when one expires or when one is stored anew. So what the cache
+    counts is what it holds (shares are rounded up to whole bytes).
     """
 
     kind = "memory"
@@ -72,7 +72,8 @@ class MemoryBlockCache:
         self.max_bytes = max_bytes
         self.ttl_s = ttl_s
         self.max_entry_bytes = max_bytes if max_entry_bytes is None else min(max_entry_bytes, max_bytes)
-        self._entries: SizedLRU[str, tuple[float, Stored, int]] = SizedLRU(max_bytes, lambda item: item[2])
+        self._entries: SizedLRU[str, _Entry] = SizedLRU(max_bytes, lambda entry: entry.charge, self._evicted)
+        self._groups: dict[int, _Group] = {}
         self._lock = threading.Lock()
 
     def get_many(self, names: Sequence[str]) -> list[Optional[Stored]]:
@@ -80,15 +81,15 @@ class MemoryBlockCache:
         out: list[Optional[Stored]] = []
         with self._lock:
             for name in names:
-                item = self._entries.peek(name)
-                if item is None:
+                entry = self._entries.peek(name)
+                if entry is None:
                     out.append(None)
-                elif item[0] and item[0] <= now:
-                    self._entries.pop(name)
+                elif entry.expires and entry.expires <= now:
+                    self._drop(name)
                     out.append(None)
                 else:
                     self._entries.touch(name)
-                    out.append(item[1])
+                    out.append(entry.value)
         return out
 
     def put(self, name: str, value: Stored) -> None:
@@ -96,11 +97,21 @@ class MemoryBlockCache:
 
     def put_many(self, items: Sequence[tuple[str, Stored]]) -> None:
         expires = time.monotonic() + self.ttl_s if self.ttl_s else 0.0
-        charges = _charges([value for _, value in items])
+        kept = [(name, value) for name, value in items if stored_bytes(value) <= self.max_entry_bytes]
         with self._lock:
-            for (name, value), charge in zip(items, charges, strict=True):
-                if stored_bytes(value) <= self.max_entry_bytes:
-                    self._entries.put(name, (expires, value, charge))
+            for name, _ in kept:  # stored anew: the old value (and its group) goes
+                self._drop(name)
+            grown: dict[int, _Group] = {}
+            for name, value in kept:
+                base = _base_of(value)
+                if base is None:
+                    self._entries.put(name, _Entry(expires, value, stored_bytes(value), None))
+                    continue
+                group = self._groups.get(id(base)) or self._groups.setdefault(id(base), _Group(base))
+                group.views[name] = value
+                grown[group.key] = group
+            for group in grown.values():
+                self._store_group(group, expires)
 
     @property
     def size_bytes(self) -> int:
@@ -116,21 +127,71 @@ class MemoryBlockCache:
     def close(self) -> None:
         """Nothing is pending: writes are immediate."""
 
+    def _store_group(self, group: "_Group", expires: float) -> None:
+        """(Re)store every view of a group, each charged its share of the array (none if it cannot fit)."""
+        for name in group.views:
+            self._entries.pop(name)
+        shown = sum(stored_bytes(value) for value in group.views.values())
+        whole = max(group.nbytes, shown)
+        if whole + len(group.views) > self.max_bytes:  # shares round up by less than a byte each
+            del self._groups[group.key]
+            return
+        for name, value in group.views.items():
+            charge = -(-stored_bytes(value) * whole // shown) if shown else 0
+            self._entries.put(name, _Entry(expires, value, charge, group))
 
-def _charges(values: Sequence[Stored]) -> list[int]:
-    """The bytes each value keeps alive: its own, or its share of the array it is a view of."""
-    charges = [stored_bytes(value) for value in values]
-    views: dict[int, list[int]] = {}
-    for i, value in enumerate(values):
-        if isinstance(value, np.ndarray) and isinstance(value.base, np.ndarray):
-            views.setdefault(id(value.base), []).append(i)
-    for members in views.values():
-        whole = values[members[0]].base.nbytes
-        shown = sum(charges[i] for i in members)
-        if whole > shown:
-            for i in members:
-                charges[i] = -(-charges[i] * whole // shown)
-    return charges
+    def _drop(self, name: str) -> None:
+        """Forget a name, and the rest of its group."""
+        entry = self._entries.peek(name)
+        if entry is None:
+            return
+        self._entries.pop(name)
+        if entry.group is not None:
+            self._evicted(name, entry)
+
+    def _evicted(self, name: str, entry: "_Entry") -> None:
+        """A view has left: the rest of its group leaves with it."""
+        group = entry.group
+        if group is None or self._groups.get(group.key) is not group:
+            return
+        del self._groups[group.key]
+        for member in group.views:
+            self._entries.pop(member)
+
+
+@dataclass(frozen=True, eq=False)
+class _Entry:
+    expires: float
+    value: Stored
+    charge: int
+    group: Optional["_Group"]
+
+
+class _Group:
+    """The views of one array in the in-process cache (kept alive by them, so `id(base)` is theirs alone)."""
+
+    def __init__(self, base: np.ndarray) -> None:
+        self.key = id(base)
+        self.nbytes = base.nbytes
+        self.views: dict[str, Stored] = {}
+
+
+def _base_of(value: Stored) -> Optional[np.ndarray]:
+    """The array `value` is a view of, if it is one."""
+    return value.base if isinstance(value, np.ndarray) and isinstance(value.base, np.ndarray) else None
+
+
+def held_bytes(values: Iterable[Stored]) -> int:
+    """The bytes a set of values keeps alive: each array that some are views of once, and the others' own."""
+    bases: dict[int, int] = {}
+    own = 0
+    for value in values:
+        base = _base_of(value)
+        if base is None:
+            own += stored_bytes(value)
+        else:
+            bases[id(base)] = base.nbytes
+    return own + sum(bases.values())
 
 
 class RedisBlockCache:

@@ -14,11 +14,17 @@ V = TypeVar("V")
 
 
 class SizedLRU(Generic[K, V]):
-    """Values by key, at most `max_bytes` of them by `size`; the least recently used go first."""
+    """Values by key, at most `max_bytes` of them by `size`; the least recently used go first.
 
-    def __init__(self, max_bytes: int, size: Callable[[V], int]) -> None:
+    `on_evict(key, value)`, if given, is told of each value the budget drops
+    (not of those `pop` removes); it may `pop` other keys.
+    """
+
+    def __init__(self, max_bytes: int, size: Callable[[V], int],
+                 on_evict: Optional[Callable[[K, V], None]] = None) -> None:
         self.max_bytes = max_bytes
         self._size = size
+        self._on_evict = on_evict
         self._items: "OrderedDict[K, V]" = OrderedDict()
         self._bytes = 0
 
@@ -38,7 +44,11 @@ class SizedLRU(Generic[K, V]):
         self._items[key] = value
         self._bytes += self._size(value)
         while self._bytes > self.max_bytes:
-            self.pop(next(iter(self._items)))
+            oldest = next(iter(self._items))
+            value = self._items[oldest]
+            self.pop(oldest)
+            if self._on_evict is not None:
+                self._on_evict(oldest, value)
 
     def pop(self, key: K) -> None:
         """Forget a key, if present."""

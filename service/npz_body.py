@@ -221,6 +221,8 @@ class _Entries:
         if len(shape) not in ndims:
             wanted = " or ".join(f"{d}-D" for d in ndims)
             raise InvalidInput(f"{field}: expected a {wanted} array, got shape {shape}")
+        if any(not isinstance(size, int) or size < 0 for size in shape):
+            raise InvalidInput(f"{field}: its header announces shape {shape}; sizes must be whole numbers >= 0")
         count = math.prod(shape)
         if count * dtype.itemsize != len(data) - offset:
             raise InvalidInput(f"{field}: its header announces {dtype} of shape {shape}, "

@@ -22,7 +22,7 @@ import threading
 import time
 from typing import Optional, Sequence
 
-from .cache import BlockCache, Stored, stored_bytes
+from .cache import BlockCache, Stored, held_bytes
 
 log = logging.getLogger("rntk.service")
 
@@ -62,7 +62,7 @@ class WriteBehindCache:
 
     def put_many(self, items: Sequence[tuple[str, Stored]]) -> None:
         batch = list(items)
-        size = sum(stored_bytes(value) for _, value in batch)
+        size = held_bytes(value for _, value in batch)
         with self._lock:
             queued = not self._closed and self._waiting_bytes + size <= self.max_bytes
             if queued:

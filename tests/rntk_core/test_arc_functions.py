@@ -42,10 +42,8 @@ def _ulps(value: np.ndarray, exact: np.ndarray) -> np.ndarray:
     return (np.abs(value.astype(np.longdouble) - exact) / spacing).astype(np.float64)
 
 
-def test_the_reference_is_more_precise_than_float64():
-    assert np.finfo(np.longdouble).nmant >= 63, "the reference needs an extended-precision long double"
-
-
+@pytest.mark.skipif(np.finfo(np.longdouble).nmant < 63,
+                    reason="the reference needs a long double more precise than float64 (x86 or aarch64 Linux)")
 @pytest.mark.parametrize("name, reference, bound", [("asin", np.arcsin, 2.0), ("acos", np.arccos, 2.0)])
 def test_within_two_ulps_of_the_true_value(name, reference, bound):
     x = _points()

@@ -226,6 +226,8 @@ BAD_BODIES = [
     (_zip(**{"X_values.npy": _lying_header((10**12,)), "X_lengths.npy": _npy(GOOD_LENGTHS)}),
      "body.X_values: its header announces float64 of shape (1000000000000,), but it holds 24 bytes"),
     (_zip(**{"X_values.npy": b"\x93NUMPY\x01\x00garbage", "X_lengths.npy": _npy(GOOD_LENGTHS)}), "body.X_values"),
+    (_zip(**{"X_values.npy": _lying_header((-1, -3)), "X_lengths.npy": _npy(GOOD_LENGTHS)}),
+     "body.X_values: its header announces shape (-1, -3); sizes must be whole numbers >= 0"),
     (_zip(**{"X_values.npy": _npy(GOOD_VALUES), "X_lengths.npy": _npy(GOOD_LENGTHS), "x.npy": b""}), "body.x"),
     (_body(request=np.frombuffer(b"not json", dtype=np.uint8)), "body.request: not a UTF-8 JSON object"),
     (_body(request=np.frombuffer(b"[1, 2]", dtype=np.uint8)), "body.request: expected a JSON object, got list"),

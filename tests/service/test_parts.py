@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 import threading
 
 import numpy as np
@@ -12,15 +13,17 @@ from hypothesis import given, settings as hyp_settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from rntk_core import RNTKParams
+from rntk_core import RNTKParams, gram
+from service.blocks import BlockGram, CacheStats
 from service.block_codec import CorruptBlock, EncodedBlocks, decode_block, encode_block
-from service.cache import MemoryBlockCache
+from service.cache import MemoryBlockCache, held_bytes
 from service.compute import ComputeSlots
 from rntk_core.sequences import SequenceBatch, as_sequences
 from service.encoding import JSON, NPY, NPZ, PartsResponse, matrices_response, negotiate
 from service.errors import InvalidInput, ModelNotFound, Overloaded, StoreUnavailable
 from service.hashing import block_key, params_digest, run_digest, sequence_digest, sequence_digests
 from service.library import split_batch, to_sequences
+from service.metrics import Metrics
 from service.limits import cross_pair_steps, symmetric_pair_steps
 from service.models_store import DirectoryModelStore, FallbackCopies, is_model_id, new_model_id
 from service.retry import CircuitBreaker
@@ -156,9 +159,33 @@ def test_memory_cache_charges_views_their_share_of_the_array_they_keep_alive():
     before = cache.size_bytes
     cache.put("own", np.zeros(25))
     assert cache.size_bytes == before + 200  # an array of its own: its own bytes
+    cache.put("d", whole[5:, :5].T)  # a later view of the same array joins its group: still one array
+    assert 1000 <= cache.size_bytes <= 1004 and len(cache) == 5
+
+
+def test_views_of_one_array_leave_the_memory_cache_together():
+    first, second = np.zeros((10, 10)), np.ones((10, 10))  # 800 bytes each
+    cache = MemoryBlockCache(max_bytes=1700)
+    cache.put_many([("a", first[:5]), ("b", first[5:])])
+    cache.put_many([("c", second[:5]), ("d", second[5:])])
+    cache.get_many(["a"])  # a is now used more recently than c and d, b is the oldest
+    cache.put("e", np.zeros(20))  # 160 bytes over: the oldest goes, and its group with it
+    assert cache.get_many(["a", "b"]) == [None, None] and cache.get_many(["c", "d"])[0] is not None
+    assert cache.size_bytes == 800 + 160 and len(cache) == 3
+    cache.put("c", np.zeros(5))  # stored anew: the rest of its old group goes too
+    assert cache.get_many(["d"]) == [None] and cache.size_bytes == 160 + 40
+    expiring = MemoryBlockCache(max_bytes=10_000, ttl_s=0.05)
+    expiring.put_many([("a", first[:5]), ("b", first[5:])])
+    threading.Event().wait(0.08)
+    assert expiring.get_many(["a"]) == [None] and len(expiring) == 0 and expiring.size_bytes == 0
     small = MemoryBlockCache(max_bytes=700)
-    small.put_many(upper)  # 3 x 267 > 700: the first in goes out
-    assert small.get_many(["a"]) == [None] and small.size_bytes <= 700
+    small.put_many([("a", first[:5]), ("b", first[5:])])  # the array alone exceeds the budget
+    assert len(small) == 0 and small.size_bytes == 0
+
+
+def test_held_bytes_counts_each_array_once():
+    whole = np.zeros((10, 10))
+    assert held_bytes([whole[:5], whole[5:].T, b"12345"]) == 800 + 5
 
 
 class CopyingStore:
@@ -194,6 +221,22 @@ def test_encoded_blocks_decode_what_they_encoded_and_miss_what_they_cannot():
     assert blocks.corrupt == 0
     store.data["b"] = b"RNTKBLK1" + bytes(20)  # damaged
     assert blocks.get_many(["b", "d"]) == [None, None] and blocks.corrupt == 1
+
+
+def test_a_stored_block_of_the_wrong_shape_is_a_miss():
+    store = CopyingStore()
+    blocks = BlockGram(EncodedBlocks(store), block_size=3, metrics=Metrics())
+    xs = as_sequences([np.linspace(-1, 1, 4 + i) for i in range(4)], "X")  # blocks 3x2 and 1x2
+    zs = as_sequences([np.linspace(0, 1, 3 + i) for i in range(2)], "Z")
+    expected = gram(xs, zs, params=RNTKParams(), output="both")
+    blocks.compute(xs, zs, RNTKParams(), "both")
+    for name, data in store.data.items():  # same values and size, rows and columns swapped in the header
+        rows, cols = decode_block(data).shape
+        store.data[name] = bytes(encode_block(np.zeros((cols, rows))))[:8] + struct.pack("<QQ", cols, rows) + data[24:]
+    stats = CacheStats()
+    found = blocks.compute(xs, zs, RNTKParams(), "both", stats)
+    assert stats.hits == 0 and stats.misses == stats.blocks == 2
+    assert np.array_equal(found["ntk"], expected[0]) and np.array_equal(found["nngp"], expected[1])
 
 
 def test_memory_cache_expires_entries():
