@@ -16,7 +16,7 @@ from typing import Any, Optional
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .encoding import media_type, negotiate
+from .encoding import PartsResponse, media_type, negotiate
 from .metrics import Metrics
 from .repeat_cache import KeptAnswer, RepeatCache, kept
 
@@ -46,7 +46,7 @@ class RepeatAnswers:
             scope["route"] = self.routes[scope["path"]]
             self.metrics.repeats.inc()
             self.metrics.cache_hits.inc(hit.blocks)
-            await _send_answer(send, hit)
+            await PartsResponse(hit.repeat_body(), hit.media_type, hit.repeat_headers())(scope, receive, send)
             return
         answer = _Answer(send)
         await self.app(scope, _replay(body, receive), answer.send)
@@ -78,16 +78,6 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return replay
-
-
-async def _send_answer(send: Send, answer: KeptAnswer) -> None:
-    parts = answer.repeat_body()
-    headers = [(b"content-type", answer.media_type.encode()),
-               (b"content-length", str(sum(len(p) for p in parts)).encode()),
-               *((k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.repeat_headers().items())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    for i, part in enumerate(parts):
-        await send({"type": "http.response.body", "body": part, "more_body": i < len(parts) - 1})
 
 
 class _Answer:
