@@ -107,7 +107,9 @@ class MemoryBlockCache:
                 if base is None:
                     self._entries.put(name, _Entry(expires, value, stored_bytes(value), None))
                     continue
-                group = self._groups.get(id(base)) or self._groups.setdefault(id(base), _Group(base))
+                group = self._groups.get(id(base))
+                if group is None:
+                    group = self._groups[id(base)] = _Group(base)
                 group.views[name] = value
                 grown[group.key] = group
             for group in grown.values():
@@ -143,10 +145,8 @@ class MemoryBlockCache:
     def _drop(self, name: str) -> None:
         """Forget a name, and the rest of its group."""
         entry = self._entries.peek(name)
-        if entry is None:
-            return
-        self._entries.pop(name)
-        if entry.group is not None:
+        if entry is not None:
+            self._entries.pop(name)
             self._evicted(name, entry)
 
     def _evicted(self, name: str, entry: "_Entry") -> None:

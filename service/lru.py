@@ -45,10 +45,10 @@ class SizedLRU(Generic[K, V]):
         self._bytes += self._size(value)
         while self._bytes > self.max_bytes:
             oldest = next(iter(self._items))
-            value = self._items[oldest]
+            evicted = self._items[oldest]
             self.pop(oldest)
             if self._on_evict is not None:
-                self._on_evict(oldest, value)
+                self._on_evict(oldest, evicted)
 
     def pop(self, key: K) -> None:
         """Forget a key, if present."""

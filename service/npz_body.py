@@ -20,10 +20,11 @@ CRC-32 is checked, and a deflated one is inflated. Each entry's ``.npy``
 header is checked (no pickled objects, dtype, shape, and that its data is as
 long as the header says) before its values are used; the decoded entries
 together may not exceed the body cap (``max_body_bytes``). Values are checked
-at once over the whole concatenation. Errors are `InvalidInput` (422) or `LimitExceeded`
-(413) naming the entry (``body.X_lengths[3]: ...``); the JSON fields are
-validated by the request model's own rules (`schemas.options_model`), whose
-`pydantic.ValidationError` the caller reports like a JSON body's.
+at once over the whole concatenation. Errors are `InvalidInput` (422) or
+`LimitExceeded` (413) naming the entry (``body.X_lengths[3]: ...``); the JSON
+fields are validated by the request model's own rules
+(`schemas.options_model`), whose `pydantic.ValidationError` the caller reports
+like a JSON body's.
 """
 
 from __future__ import annotations
@@ -242,9 +243,10 @@ class _Entries:
             except _READ_ERRORS as exc:
                 raise InvalidInput(f"{field}: unreadable entry ({exc})") from None
         local = self.body[info.header_offset:info.header_offset + _LOCAL_HEADER.size]
-        if len(local) < _LOCAL_HEADER.size or _LOCAL_HEADER.unpack(local)[0] != b"PK\x03\x04":
+        fields = _LOCAL_HEADER.unpack(local) if len(local) == _LOCAL_HEADER.size else None
+        if fields is None or fields[0] != b"PK\x03\x04":
             raise InvalidInput(f"{field}: unreadable entry (bad local header)")
-        _, name_len, extra_len = _LOCAL_HEADER.unpack(local)
+        _, name_len, extra_len = fields
         start = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
         data = self.body[start:start + info.compress_size]
         if len(data) != info.compress_size or info.compress_size != info.file_size:
