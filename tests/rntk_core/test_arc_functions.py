@@ -42,8 +42,12 @@ def _ulps(value: np.ndarray, exact: np.ndarray) -> np.ndarray:
     return (np.abs(value.astype(np.longdouble) - exact) / spacing).astype(np.float64)
 
 
-@pytest.mark.skipif(np.finfo(np.longdouble).nmant < 63,
-                    reason="the reference needs a long double more precise than float64 (x86 or aarch64 Linux)")
+_REFERENCE_SLACK = 0.0 if np.finfo(np.longdouble).nmant >= 63 else 1.0
+"""Ulps the reference itself may be off: none where long double is extended (x86 and aarch64 Linux);
+where it is only float64 (macOS on ARM, Windows) the reference is the C library's float64 function,
+within an ulp of the true value, and the bounds allow for that."""
+
+
 @pytest.mark.parametrize("name, reference, bound", [("asin", np.arcsin, 2.0), ("acos", np.arccos, 2.0)])
 def test_within_two_ulps_of_the_true_value(name, reference, bound):
     x = _points()
@@ -51,8 +55,9 @@ def test_within_two_ulps_of_the_true_value(name, reference, bound):
     _apply(x, out["asin"], out["acos"])
     errors = _ulps(out[name], reference(x.astype(np.longdouble)))
     worst = int(np.argmax(errors))
-    assert errors[worst] <= bound, f"{name}({x[worst]!r}) is {errors[worst]:.2f} ulps from the true value"
-    assert np.mean(errors > 1.0) < 0.02  # mostly faithful: within one ulp almost everywhere
+    assert errors[worst] <= bound + _REFERENCE_SLACK, \
+        f"{name}({x[worst]!r}) is {errors[worst]:.2f} ulps from the reference"
+    assert np.mean(errors > 1.0 + _REFERENCE_SLACK) < 0.02  # mostly faithful: within one ulp almost everywhere
 
 
 def test_exact_where_exact():
