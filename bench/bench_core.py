@@ -122,17 +122,6 @@ def time_interleaved(
     return timings
 
 
-def symmetric_pair_steps(lengths: np.ndarray, n_layers: int = 1) -> int:
-    """Σ_{i≤j} min(T_i, T_j)·L: the pair-steps of a symmetric Gram of ragged sequences.
-
-    Sorted ascending, the k-th length (0-based) is the shorter one of exactly
-    N − k pairs (itself and every later one).
-    """
-    t = np.sort(np.asarray(lengths, dtype=np.int64))
-    n = t.size
-    return int(np.sum(t * (n - np.arange(n)))) * n_layers
-
-
 def fmt_rate(pair_steps: float, seconds: float) -> str:
     return f"{pair_steps / seconds / 1e6:9.1f} M pair-steps/s"
 
@@ -338,7 +327,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     # 2. Unequal lengths.
     lengths = rng.integers(sizes.t_min, sizes.t_max + 1, size=n)
     ragged = [rng.standard_normal(int(k)) for k in lengths]
-    steps_ragged = symmetric_pair_steps(lengths)
+    steps_ragged = core.pair_steps(lengths.tolist(), None, params) if core else 0
     print(f"\n[2] symmetric Gram, unequal lengths: N = {n}, T uniform in {sizes.t_min}..{sizes.t_max} "
           f"(mean {lengths.mean():.1f}), m = 1, L = 1, relu")
     print(f"    pair-steps = Σ_(i≤j) min(T_i, T_j)·L = {steps_ragged:,}")

@@ -4,23 +4,32 @@ The kernels of an infinitely wide Elman RNN for batches of variable-length,
 multivariate sequences, and kernel ridge regression on them.
 """
 
-# Before anything imports Numba (its target features are fixed then) or loads OpenMP.
-from ._idle_threads import let_idle_threads_sleep
-from ._vector_width import prefer_full_vector_width
-
-prefer_full_vector_width()
-let_idle_threads_sleep()
+# First: the settings Numba and OpenMP read when they load (vector width, idle threads).
+from . import config  # noqa: F401
 
 # Hyperparameters
 from .params import RNTKParams  # noqa: E402
 
+# Batches of sequences: validated once, then passed anywhere at no cost
+from .sequences import SequenceBatch, as_sequences  # noqa: E402
+
 # Gram matrices: whole, diagonal only, and block by block
 from .gram import gram, gram_diagonal  # noqa: E402
-from .tiling import tiled_gram  # noqa: E402
+from .tiling import Block, block_bounds, block_plan, tiled_gram  # noqa: E402
+
+# The work a Gram asks for, from lengths alone
+from .cost import pair_steps  # noqa: E402
 
 # Learning: kernel ridge regression and classification on the kernels
 from .krr import KernelRidge  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["RNTKParams", "gram", "gram_diagonal", "tiled_gram", "KernelRidge", "__version__"]
+__all__ = [
+    "RNTKParams",
+    "SequenceBatch", "as_sequences",
+    "gram", "gram_diagonal", "Block", "block_bounds", "block_plan", "tiled_gram",
+    "pair_steps",
+    "KernelRidge",
+    "__version__",
+]

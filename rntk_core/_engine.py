@@ -21,7 +21,7 @@ import math
 import numba
 import numpy as np
 
-from ._numba_config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
+from .config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
 
 RELU = 0
 ERF = 1

@@ -16,7 +16,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from . import _engine
-from ._numba_config import parallel_region
+from .config import parallel_region
 from .params import RNTKParams
 from .sequences import as_sequences
 
@@ -27,9 +27,6 @@ _MAX_TILE_GROUP = 32
 """At most this many rows share a run of columns in a row (enough to reuse its tables from cache)."""
 _MIN_TILE_GROUPS = 64
 """Groups are made smaller than `_MAX_TILE_GROUP` where needed to leave at least this many to share out."""
-
-_REVERSALS = {"forward": (False,), "backward": (True,), "bidirectional": (False, True)}
-"""For each direction, whether each pass reads the sequences time-reversed."""
 
 GramResult = Union[np.ndarray, tuple[np.ndarray, np.ndarray]]
 
@@ -194,7 +191,7 @@ def gram(
     zs = None if Z is None else as_sequences(Z, "Z", m=xs[0].shape[1])
     coef = _coefficients(params)
     ntk, nngp = None, None
-    for reverse in _REVERSALS[params.direction]:
+    for reverse in params.reversals:
         d_ntk, d_nngp = _one_direction(xs, zs, coef, reverse)
         ntk = d_ntk if ntk is None else ntk + d_ntk
         nngp = d_nngp if nngp is None else nngp + d_nngp
@@ -216,7 +213,7 @@ def gram_diagonal(
     t_max = max(s.shape[0] for s in xs)
     ntk = np.zeros(len(xs))
     nngp = np.zeros(len(xs))
-    for reverse in _REVERSALS[params.direction]:
+    for reverse in params.reversals:
         lay = _layout(xs, t_max, reverse, coef)
         ntk[lay.order] += lay.diag_ntk
         nngp[lay.order] += lay.diag_nngp

@@ -15,6 +15,8 @@ from typing import Any, Sequence, Union
 
 ACTIVATIONS = ("relu", "erf")
 DIRECTIONS = ("forward", "backward", "bidirectional")
+REVERSALS = {"forward": (False,), "backward": (True,), "bidirectional": (False, True)}
+"""For each direction, its passes over the data: whether each reads the sequences time-reversed."""
 MAX_LAYERS = 64
 
 PerLayer = Union[float, Sequence[float]]
@@ -100,6 +102,11 @@ class RNTKParams:
         if sigma_v == 0:
             raise ValueError("sigma_v: must be > 0, got 0.0")
         set_(self, "sigma_v", sigma_v)
+
+    @property
+    def reversals(self) -> tuple[bool, ...]:
+        """The passes `direction` makes (their kernels are summed): whether each reads time-reversed."""
+        return REVERSALS[self.direction]
 
     def to_dict(self) -> dict[str, Any]:
         """Canonical plain-data form: per-layer values always as lists."""

@@ -24,14 +24,12 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from rntk_core import RNTKParams, gram
-from rntk_core.sequences import SequenceBatch, as_sequences
-from rntk_core.tiling import block_bounds
+from rntk_core import (Block, RNTKParams, SequenceBatch, as_sequences, block_bounds, block_plan, gram,
+                       pair_steps)
 
 from .cache import BlockCache, stored_bytes
 from .hashing import BlockKey, Digest, block_key, params_digest, run_digest, sequence_digests
 from .library import overflow_error
-from .limits import DIRECTION_PASSES, cross_pair_steps, symmetric_pair_steps
 from .metrics import Metrics
 
 KERNELS = ("ntk", "nngp")
@@ -65,14 +63,9 @@ class CacheStats:
 
 @dataclass(frozen=True)
 class _Tile:
-    """One block of the Gram: rows [r0, r1) by columns [c0, c1); ``mirror``: also fill its transpose."""
+    """One block of the Gram (`rntk_core.block_plan`) and its cache key."""
 
-    r0: int
-    r1: int
-    c0: int
-    c1: int
-    diagonal: bool
-    mirror: bool
+    block: Block
     key: BlockKey
 
 
@@ -124,7 +117,6 @@ class BlockGram:
         names = [t.key.entry(k) for t in tiles for k in kernels]
         fetched = dict(zip(names, self.cache.get_many(names), strict=True))
         shape = (len(xs), len(xs) if zs is None else len(zs))
-        cols = xs if zs is None else zs
         cached = [self._cached(tile, kernels, fetched) for tile in tiles]
         pending = _PendingStores(self.cache)
         whole = None
@@ -134,10 +126,8 @@ class BlockGram:
         for tile, blocks in zip(tiles, cached, strict=True):
             stats.blocks += 1
             if blocks is None:
-                rows = xs[tile.r0:tile.r1]
-                other = None if tile.diagonal else cols[tile.c0:tile.c1]
-                computed = (self._gram(rows, other, params, stats) if whole is None
-                            else {k: m[tile.r0:tile.r1, tile.c0:tile.c1] for k, m in whole.items()})
+                computed = (self._gram(*tile.block.operands(xs, zs), params, stats) if whole is None
+                            else {k: tile.block.cut(m) for k, m in whole.items()})
                 blocks = self._missed(tile, computed, kernels, stats, pending)
             else:
                 stats.hits += 1
@@ -145,9 +135,7 @@ class BlockGram:
             if whole is not None:
                 continue
             for kernel, block in zip(kernels, blocks, strict=True):
-                out[kernel][tile.r0:tile.r1, tile.c0:tile.c1] = block
-                if tile.mirror:
-                    out[kernel][tile.c0:tile.c1, tile.r0:tile.r1] = block.T
+                tile.block.place(out[kernel], block)
         pending.flush()
         for matrix in out.values():
             matrix.flags.writeable = False
@@ -168,25 +156,15 @@ class BlockGram:
 
     def _tiles(self, xs: SequenceBatch, zs: Optional[SequenceBatch], params: Digest) -> list[_Tile]:
         """Every block the Gram needs (on and above the diagonal when symmetric), with its cache key."""
-        rows = block_bounds(len(xs), self.block_size)
-        cols = rows if zs is None else block_bounds(len(zs), self.block_size)
-        row_runs = self._runs(xs, rows)
-        col_runs = row_runs if zs is None else self._runs(zs, cols)
-        tiles = []
-        for a, (r0, r1) in enumerate(rows):
-            for b, (c0, c1) in enumerate(cols):
-                if zs is None and b < a:
-                    continue
-                diagonal = zs is None and a == b
-                key = block_key(params, row_runs[a], None if diagonal else col_runs[b])
-                tiles.append(_Tile(r0, r1, c0, c1, diagonal, zs is None and a != b, key))
-        return tiles
+        plan = block_plan(len(xs), None if zs is None else len(zs), self.block_size)
+        row_runs = self._runs(xs)
+        col_runs = row_runs if zs is None else self._runs(zs)
+        return [_Tile(b, block_key(params, row_runs[b.row], None if b.diagonal else col_runs[b.col])) for b in plan]
 
-    @staticmethod
-    def _runs(seqs: SequenceBatch, bounds: Sequence[tuple[int, int]]) -> list[Digest]:
-        """The digest of each block's run of sequences, from one digest per sequence."""
+    def _runs(self, seqs: SequenceBatch) -> list[Digest]:
+        """The digest of each run of `block_size` sequences (a block's side), from one digest per sequence."""
         digests = sequence_digests(seqs)
-        return [run_digest(digests[lo:hi]) for lo, hi in bounds]
+        return [run_digest(digests[lo:hi]) for lo, hi in block_bounds(len(digests), self.block_size)]
 
     @staticmethod
     def _cached(
@@ -199,7 +177,7 @@ class BlockGram:
             if block is None:
                 return None
             block = block.T if tile.key.transposed else block
-            if block.shape != (tile.r1 - tile.r0, tile.c1 - tile.c0):
+            if block.shape != tile.block.shape:
                 return None
             found.append(block)
         return found
@@ -215,7 +193,7 @@ class BlockGram:
             raise overflow_error(list(rows) + list(cols or [])) from None
         ntk.flags.writeable = nngp.flags.writeable = False
         elapsed = time.perf_counter() - started
-        steps = self._pair_steps(rows, cols, params)
+        steps = pair_steps([s.shape[0] for s in rows], None if cols is None else [s.shape[0] for s in cols], params)
         stats.pair_steps += steps
         stats.compute_seconds += elapsed
         self.metrics.compute_seconds.inc(elapsed)
@@ -236,12 +214,3 @@ class BlockGram:
         for kernel, matrix in computed.items():
             pending.add(tile.key.entry(kernel), matrix.T if tile.key.transposed else matrix)
         return [computed[k] for k in kernels]
-
-    @staticmethod
-    def _pair_steps(rows: Sequence[np.ndarray], cols: Optional[Sequence[np.ndarray]], params: RNTKParams) -> int:
-        r = np.fromiter((s.shape[0] for s in rows), dtype=np.int64, count=len(rows))
-        if cols is None:
-            per_layer = symmetric_pair_steps(r)
-        else:
-            per_layer = cross_pair_steps(r, np.fromiter((s.shape[0] for s in cols), dtype=np.int64, count=len(cols)))
-        return per_layer * params.n_layers * DIRECTION_PASSES[params.direction]

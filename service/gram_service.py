@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rntk_core import RNTKParams
+from rntk_core import RNTKParams, pair_steps
 from starlette.responses import Response
 
 from .blocks import BlockGram, CacheStats
 from .encoding import matrices_response
-from .library import feature_dim, to_params, to_sequences
-from .limits import check_request, pair_steps
+from .library import to_params, to_sequences
+from .limits import check_request
 from .schemas import GramRequest
 from .settings import Settings
 
@@ -35,9 +35,7 @@ class GramService:
         params = to_params(req.params.given())
         x_len = [len(s) for s in req.X]
         z_len = None if req.Z is None else [len(s) for s in req.Z]
-        batches = {"X": (x_len, feature_dim(req.X))}
-        if z_len is not None:
-            batches["Z"] = (z_len, feature_dim(req.Z))
+        batches = {"X": x_len} if z_len is None else {"X": x_len, "Z": z_len}
         entries = len(x_len) * len(x_len if z_len is None else z_len)
         check_request(batches, pair_steps(x_len, z_len, params), self.settings, entries)
         return GramJob(req, params)

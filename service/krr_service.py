@@ -12,13 +12,13 @@ from typing import Any, Optional
 
 import numpy as np
 
-from rntk_core import KernelRidge, RNTKParams
+from rntk_core import KernelRidge, RNTKParams, pair_steps
 from rntk_core.payload import payload_metadata
 
 from .blocks import BlockGram, CacheStats
 from .errors import CorruptModel, InvalidInput, StoreUnavailable
-from .library import feature_dim, library_errors, to_params, to_sequences
-from .limits import check_request, pair_steps
+from .library import library_errors, to_params, to_sequences
+from .limits import check_request
 from .models_store import ModelStore, new_model_id
 from .schemas import FitRequest, FitResponse, LooCurve, ModelInfo, PredictRequest, PredictResponse
 from .settings import Settings
@@ -47,7 +47,7 @@ class KrrService:
         """Parameters and limits (cheap; before a slot is taken); 503 early if the store is down."""
         params = to_params(req.params.given())
         lengths = [len(s) for s in req.X]
-        check_request({"X": (lengths, feature_dim(req.X))}, pair_steps(lengths, None, params), self.settings,
+        check_request({"X": lengths}, pair_steps(lengths, None, params), self.settings,
                       len(lengths) ** 2)
         self._require_store()
         return params
@@ -80,7 +80,7 @@ class KrrService:
     def admit_predict(self, req: PredictRequest) -> None:
         """Limits of the new batch alone (the training set is known once the model is loaded)."""
         lengths = [len(s) for s in req.X]
-        check_request({"X": (lengths, feature_dim(req.X))}, 0, self.settings)
+        check_request({"X": lengths}, 0, self.settings)
 
     def predict(self, req: PredictRequest) -> PredictResponse:
         """Load the model, check the cross-Gram work, predict (runs in a compute slot)."""
@@ -88,7 +88,7 @@ class KrrService:
         model = self._load(req.model_id, stats)
         train = [s.shape[0] for s in model.X_fit_]
         test = [len(s) for s in req.X]
-        check_request({"X": (test, feature_dim(req.X))}, pair_steps(test, train, model.params_), self.settings,
+        check_request({"X": test}, pair_steps(test, train, model.params_), self.settings,
                       len(test) * len(train))
         xs = to_sequences(req.X, "X", m=model.X_fit_[0].shape[1])
         scores = std = None

@@ -93,16 +93,6 @@ def split_batch(values: np.ndarray, lengths: np.ndarray) -> SequenceBatch:
     return SequenceBatch([values[a:b] for a, b in zip(starts, ends)], values.shape[1])
 
 
-def feature_dim(batch: Any) -> int:
-    """m of a raw batch, read from its first sequence (1 for a list of numbers)."""
-    if isinstance(batch, SequenceBatch):
-        return batch.m
-    first = batch[0] if batch else None
-    if isinstance(first, list) and first and isinstance(first[0], list):
-        return len(first[0])
-    return 1
-
-
 def overflow_error(xs: list[np.ndarray], name: str = "X") -> InvalidInput:
     """The error for a kernel that left the float64 range (inputs of enormous magnitude)."""
     largest = max(float(np.max(np.abs(s))) for s in xs)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rntk_core import RNTKParams, gram, gram_diagonal, tiled_gram
-from rntk_core.tiling import block_bounds
+from rntk_core.tiling import block_bounds, block_plan
 
 RNG = np.random.default_rng(11)
 X = [RNG.normal(size=(RNG.integers(1, 25), 3)) for _ in range(29)]
@@ -58,6 +58,34 @@ def test_block_bounds_cover_from_the_start():
     assert block_bounds(8, 4)[:2] == block_bounds(10, 4)[:2]
     with pytest.raises(ValueError, match="^block_size"):
         block_bounds(3, 0)
+
+
+@pytest.mark.parametrize("n_rows, n_cols, size", [(10, None, 4), (10, 7, 4), (1, None, 3), (5, 12, 5), (9, None, 9)])
+def test_block_plan_covers_every_entry_once(n_rows, n_cols, size):
+    """Each entry of the Gram is written by exactly one block (its own place, or a mirrored one)."""
+    plan = block_plan(n_rows, n_cols, size)
+    written = np.zeros((n_rows, n_rows if n_cols is None else n_cols), dtype=int)
+    for block in plan:
+        ones = np.ones(block.shape, dtype=int)
+        written[block.r0:block.r1, block.c0:block.c1] += ones
+        if block.mirror:
+            written[block.c0:block.c1, block.r0:block.r1] += ones.T
+        assert block.diagonal == (n_cols is None and block.row == block.col)
+        assert block.mirror == (n_cols is None and block.row != block.col)
+    assert (written == 1).all()
+    assert all(b.row <= b.col for b in plan) or n_cols is not None
+
+
+def test_block_operands_and_place_rebuild_the_gram():
+    p = PARAMS[0]
+    whole = gram(X, params=p)
+    out = np.full_like(whole, np.nan)
+    for block in block_plan(len(X), None, 8):
+        rows, cols = block.operands(X, None)
+        assert (cols is None) == block.diagonal
+        block.place(out, gram(rows, cols, params=p))
+        assert np.array_equal(block.cut(whole), whole[block.r0:block.r1, block.c0:block.c1])
+    assert np.array_equal(out, whole)
 
 
 def test_output_selects_kernels():

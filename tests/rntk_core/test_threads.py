@@ -8,7 +8,7 @@ import numba
 import numpy as np
 
 from rntk_core import RNTKParams, gram
-from rntk_core._numba_config import PARALLEL_MIN_STEPS, parallel_region
+from rntk_core.config import PARALLEL_MIN_STEPS, parallel_region
 
 RNG = np.random.default_rng(3)
 

@@ -24,7 +24,6 @@ from service.errors import InvalidInput, ModelNotFound, Overloaded, StoreUnavail
 from service.hashing import block_key, params_digest, run_digest, sequence_digest, sequence_digests
 from service.library import split_batch, to_sequences
 from service.metrics import Metrics
-from service.limits import cross_pair_steps, symmetric_pair_steps
 from service.models_store import DirectoryModelStore, FallbackCopies, is_model_id, new_model_id
 from service.retry import CircuitBreaker
 from service.settings import Settings
@@ -127,13 +126,6 @@ def test_block_codec_round_trips(rows, cols):
         decode_block(data[:-1])
     with pytest.raises(CorruptBlock):
         decode_block(b"pickle" + data[6:])
-
-
-@given(st.lists(st.integers(1, 30), min_size=1, max_size=12), st.lists(st.integers(1, 30), min_size=1, max_size=12))
-@hyp_settings(max_examples=50, deadline=None)
-def test_pair_step_counts_match_brute_force(a, b):
-    assert symmetric_pair_steps(np.array(a)) == sum(min(a[i], a[j]) for i in range(len(a)) for j in range(i, len(a)))
-    assert cross_pair_steps(np.array(a), np.array(b)) == sum(min(x, y) for x in a for y in b)
 
 
 def test_memory_cache_is_bounded_in_bytes_and_least_recently_used():
