@@ -7,6 +7,7 @@ numerical core only ever sees finite, C-contiguous float64 arrays of shape
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Iterable, Optional
 
 import numpy as np
@@ -26,6 +27,36 @@ class SequenceBatch(list):
     def __init__(self, sequences: Iterable[np.ndarray], m: int) -> None:
         super().__init__(sequences)
         self.m = m
+
+    @classmethod
+    def from_concatenated(cls, values: np.ndarray, lengths: Any, name: str = "X") -> "SequenceBatch":
+        """The batch whose sequences are consecutive runs of `lengths` rows of `values`, as read-only views.
+
+        The layout of a batch sent as two arrays (an ``.npz`` body, a stored
+        model): `values` is (sum of lengths, m) float64, C-contiguous, and is
+        made read-only, since the batch's sequences must never change. Raises
+        `ValueError` naming the sequence if a length is below 1, the lengths do
+        not cover the rows, or a value is not finite.
+        """
+        lengths = np.asarray(lengths, dtype=np.int64)
+        if not (isinstance(values, np.ndarray) and values.dtype == np.float64 and values.ndim == 2
+                and values.flags.c_contiguous and values.shape[1] >= 1):
+            raise ValueError(f"{name}: expected a C-contiguous (rows, m) float64 array of values")
+        if lengths.ndim != 1 or lengths.shape[0] == 0:
+            raise ValueError(f"{name}: the batch holds no sequences")
+        if lengths.min() < 1:
+            raise ValueError(f"{name}[{int(np.argmin(lengths))}]: empty sequence (length 0)")
+        ends = np.cumsum(lengths)
+        if int(ends[-1]) != values.shape[0]:
+            raise ValueError(f"{name}: the lengths sum to {int(ends[-1])} but there are {values.shape[0]} rows")
+        finite = np.isfinite(values).all(axis=1)
+        if not finite.all():
+            row = int(np.argmin(finite))
+            raise ValueError(f"{name}[{int(np.searchsorted(ends, row, side='right'))}]: contains NaN or infinite values")
+        values.flags.writeable = False
+        stops = ends.tolist()
+        starts = [0, *stops[:-1]]
+        return cls([values[a:b] for a, b in zip(starts, stops)], values.shape[1])
 
     def __getitem__(self, index):  # type: ignore[override]
         item = super().__getitem__(index)
@@ -64,6 +95,10 @@ def as_sequences(batch: Any, name: str = "X", m: Optional[int] = None) -> Sequen
     """
     if isinstance(batch, SequenceBatch) and len(batch) and (m is None or batch.m == m):
         return batch
+    if m in (None, 1):
+        numbers = _numbers_batch(batch, name)
+        if numbers is not None:
+            return numbers
     if isinstance(batch, np.ndarray):
         if batch.ndim not in (2, 3):
             raise ValueError(
@@ -88,6 +123,23 @@ def as_sequences(batch: Any, name: str = "X", m: Optional[int] = None) -> Sequen
     if not out:
         raise ValueError(f"{name}: the batch holds no sequences")
     return SequenceBatch(out, m)
+
+
+def _numbers_batch(batch: Any, name: str) -> Optional[SequenceBatch]:
+    """A list of lists of finite numbers (m = 1, the common case of JSON input) converted in one
+    vectorised pass, or None when the batch is anything else (the general path then names the fault)."""
+    if not isinstance(batch, list) or not batch:
+        return None
+    lengths = np.fromiter((len(s) if isinstance(s, list) else 0 for s in batch), dtype=np.int64, count=len(batch))
+    if lengths.min() < 1:
+        return None
+    try:
+        values = np.fromiter(itertools.chain.from_iterable(batch), dtype=np.float64, count=int(lengths.sum()))
+    except (TypeError, ValueError):  # a step is a list (m > 1, or mixed), or not a number
+        return None
+    if not np.isfinite(values).all():
+        return None
+    return SequenceBatch.from_concatenated(values.reshape(-1, 1), lengths, name)
 
 
 def _as_sequence(item: Any, where: str) -> np.ndarray:

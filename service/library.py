@@ -9,14 +9,12 @@ the validation errors of the request schema.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import re
 from typing import Any, Iterator, Optional
 
 import numpy as np
 
-from rntk_core import RNTKParams
-from rntk_core.sequences import SequenceBatch, as_sequences
+from rntk_core import RNTKParams, SequenceBatch, as_sequences
 
 from .errors import InvalidInput
 
@@ -45,52 +43,15 @@ def to_params(given: dict[str, Any]) -> RNTKParams:
 
 
 def to_sequences(batch: Any, name: str, m: Optional[int] = None) -> SequenceBatch:
-    """Validated (T_i, m) float64 arrays from a request batch.
+    """Validated (T_i, m) float64 arrays from a request batch (`rntk_core.as_sequences`), errors under ``body.``.
 
-    A batch of plain lists of numbers (m = 1, the common case) is converted in
-    one vectorised pass; anything else, and every batch that fails a check,
-    goes through `rntk_core.sequences.as_sequences`, whose errors name the
-    sequence at fault. A `SequenceBatch` (an npz body) passes through.
+    A `SequenceBatch` (an npz body) passes through; one whose m differs from
+    the other batch's is named by its values array.
     """
-    if isinstance(batch, SequenceBatch):
-        if m is not None and batch.m != m:
-            raise InvalidInput(f"body.{name}_values: has m={batch.m} features per step but the other batch has m={m}")
-    elif m in (None, 1):
-        flat = _numbers_batch(batch)
-        if flat is not None:
-            return flat
+    if isinstance(batch, SequenceBatch) and m is not None and batch.m != m:
+        raise InvalidInput(f"body.{name}_values: has m={batch.m} features per step but the other batch has m={m}")
     with library_errors():
         return as_sequences(batch, name, m=m)
-
-
-def _numbers_batch(batch: Any) -> Optional[SequenceBatch]:
-    """The m = 1 batch of a list of non-empty lists of finite numbers (as the request schema
-    validated them), or None when the batch is anything else."""
-    if not isinstance(batch, list) or not batch:
-        return None
-    lengths = np.fromiter((len(s) if isinstance(s, list) else 0 for s in batch), dtype=np.int64, count=len(batch))
-    if lengths.min() < 1:
-        return None
-    try:
-        values = np.fromiter(itertools.chain.from_iterable(batch), dtype=np.float64, count=int(lengths.sum()))
-    except (TypeError, ValueError):  # a step is a list (m > 1, or mixed): the general path
-        return None
-    if not np.isfinite(values).all():
-        return None
-    return split_batch(values.reshape(-1, 1), lengths)
-
-
-def split_batch(values: np.ndarray, lengths: np.ndarray) -> SequenceBatch:
-    """The batch whose sequences are consecutive runs of `lengths` rows of `values`, as views.
-
-    `values` must be a C-contiguous (sum of lengths, m) float64 array of finite
-    values and every length >= 1: `SequenceBatch` trusts its contents. The
-    array is made read-only, since the batch's sequences must never change.
-    """
-    values.flags.writeable = False
-    ends = np.cumsum(lengths).tolist()
-    starts = [0, *ends[:-1]]
-    return SequenceBatch([values[a:b] for a, b in zip(starts, ends)], values.shape[1])
 
 
 def overflow_error(xs: list[np.ndarray], name: str = "X") -> InvalidInput:

@@ -40,10 +40,9 @@ import numpy as np
 import orjson
 from pydantic import BaseModel
 
-from rntk_core.sequences import SequenceBatch
+from rntk_core import SequenceBatch
 
 from .errors import InvalidInput, LimitExceeded
-from .library import split_batch
 from .schemas import options_model
 
 M = TypeVar("M", bound=BaseModel)
@@ -199,7 +198,7 @@ def _batch(entries: "_Entries", name: str) -> SequenceBatch:
         seq = int(np.searchsorted(np.cumsum(lengths), row, side="right"))
         where = f"{vname}[{row}]" + (f"[{col}]" if m > 1 else "")
         raise InvalidInput(f"{where}: NaN or infinite value (in sequence {name}[{seq}])")
-    return split_batch(np.ascontiguousarray(values), lengths)
+    return SequenceBatch.from_concatenated(np.ascontiguousarray(values), lengths, name)
 
 
 class _Entries:

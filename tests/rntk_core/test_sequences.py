@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from rntk_core import RNTKParams, gram
-from rntk_core.sequences import as_sequences
+from rntk_core import RNTKParams, SequenceBatch, as_sequences, gram
 
 
 def test_accepts_univariate_multivariate_and_array_batches():
@@ -66,3 +65,35 @@ def test_a_validated_batch_passes_again_untouched_and_stays_read_only():
     with pytest.raises(TypeError):
         batch[0] = np.ones(2)
     assert np.array_equal(gram(batch), gram([np.ones(3), np.zeros(2)]))
+
+
+def test_a_batch_from_concatenated_values_is_read_only_views_of_them():
+    values = np.arange(12, dtype=np.float64).reshape(6, 2)
+    batch = SequenceBatch.from_concatenated(values, np.array([1, 3, 2]))
+    assert isinstance(batch, SequenceBatch) and batch.m == 2
+    assert [s.shape for s in batch] == [(1, 2), (3, 2), (2, 2)]
+    assert all(np.shares_memory(s, values) and s.flags.c_contiguous and not s.flags.writeable for s in batch)
+    assert as_sequences(batch) is batch
+
+
+@pytest.mark.parametrize("lengths, values, message", [
+    ([2, 0, 1], np.zeros((3, 1)), r"^Z\[1\]: empty sequence"),
+    ([2, 2], np.zeros((3, 1)), r"^Z: the lengths sum to 4 but there are 3 rows"),
+    ([1, 2], np.array([[0.0], [1.0], [np.nan]]), r"^Z\[1\]: contains NaN"),
+    ([], np.zeros((0, 1)), r"^Z: the batch holds no sequences"),
+    ([1], np.zeros((1, 1), dtype=np.float32), r"^Z: expected a C-contiguous"),
+])
+def test_a_batch_from_concatenated_values_is_checked(lengths, values, message):
+    with pytest.raises(ValueError, match=message):
+        SequenceBatch.from_concatenated(values, np.array(lengths, dtype=np.int64), "Z")
+
+
+@pytest.mark.parametrize("batch", [
+    [[0.5, 1.0, -2.0], [3.0], [1, 2]],
+    [[0.5, 1.0], [[1.0], [2.0]]],
+    [[True, 2.0]],
+])
+def test_lists_of_numbers_take_the_vectorised_path_with_the_same_numbers(batch):
+    fast = as_sequences(batch)
+    reference = [np.asarray(s, dtype=np.float64).reshape(len(s), -1) for s in batch]
+    assert all(np.array_equal(a, b) and a.shape == b.shape and a.flags.c_contiguous for a, b in zip(fast, reference))

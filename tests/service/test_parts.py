@@ -22,7 +22,7 @@ from rntk_core.sequences import SequenceBatch, as_sequences
 from service.encoding import JSON, NPY, NPZ, PartsResponse, matrices_response, negotiate
 from service.errors import InvalidInput, ModelNotFound, Overloaded, StoreUnavailable
 from service.hashing import block_key, params_digest, run_digest, sequence_digest, sequence_digests
-from service.library import split_batch, to_sequences
+from service.library import to_sequences
 from service.metrics import Metrics
 from service.models_store import DirectoryModelStore, FallbackCopies, is_model_id, new_model_id
 from service.retry import CircuitBreaker
@@ -47,19 +47,10 @@ def test_batch_digests_are_the_per_sequence_digests():
     odd = [np.asfortranarray(rng.normal(size=(4, 3)))[:, :2], rng.normal(size=(2, 2)).astype(">f8")]
     batch = seqs + odd
     assert sequence_digests(batch) == [sequence_digest(s) for s in batch]
-    flat = split_batch(np.concatenate(seqs), np.array([3, 5, 3, 1]))
+    flat = SequenceBatch.from_concatenated(np.concatenate(seqs), np.array([3, 5, 3, 1]))
     assert sequence_digests(flat) == [sequence_digest(s) for s in seqs]
     with pytest.raises(ValueError, match="expected"):
         sequence_digests([np.zeros(3)])
-
-
-def test_split_batch_is_read_only_views_of_the_values():
-    values = np.arange(12, dtype=np.float64).reshape(6, 2)
-    batch = split_batch(values, np.array([1, 3, 2]))
-    assert isinstance(batch, SequenceBatch) and batch.m == 2
-    assert [s.shape for s in batch] == [(1, 2), (3, 2), (2, 2)]
-    assert all(np.shares_memory(s, values) and s.flags.c_contiguous and not s.flags.writeable for s in batch)
-    assert as_sequences(batch) is batch
 
 
 @pytest.mark.parametrize("batch,m", [
@@ -81,7 +72,7 @@ def test_json_batches_that_fail_are_named_by_the_library():
     with pytest.raises(InvalidInput, match=r"^body\.Z\[0\]: has m=1"):
         to_sequences([[1.0, 2.0]], "Z", m=2)
     with pytest.raises(InvalidInput, match=r"^body\.Z_values: has m=2"):
-        to_sequences(split_batch(np.zeros((2, 2)), np.array([2])), "Z", m=1)
+        to_sequences(SequenceBatch.from_concatenated(np.zeros((2, 2)), np.array([2])), "Z", m=1)
 
 
 @pytest.mark.parametrize("media_type,names", [(NPY, ("ntk",)), (NPY, ("ntk", "nngp")), (NPZ, ("nngp",)),
