@@ -14,10 +14,11 @@ and optionally ``request``: uint8, shape (n,): the UTF-8 bytes of a JSON
 object with the request's other fields (``params``, ``output``, ``y``,
 ``model_id`` ...), exactly as they would appear in a JSON body; omitted, ``{}``.
 
-The archive is read as a zip (``np.load`` would copy each entry out of it):
-a stored entry (``np.savez``) is used where it lies in the body, after its
-CRC-32 is checked, and a deflated one is inflated. Each entry's ``.npy``
-header is checked (no pickled objects, dtype, shape, and that its data is as
+The archive is read by `zipfile` (which checks each entry's CRC-32) and each
+entry's ``.npy`` header by NumPy's format reader; reading an entry copies it
+once, about 0.15 ms for the 400 KB of an N = 500, T = 100 batch and 1.1 ms for
+4 MB (AMD EPYC, AVX-512), against 30 ms and more for the Gram it asks for, so
+no entry is read in place. Each entry's ``.npy`` header is checked (no pickled objects, dtype, shape, and that its data is as
 long as the header says) before its values are used; the decoded entries
 together may not exceed the body cap (``max_body_bytes``). Values are checked
 at once over the whole concatenation. Errors are `InvalidInput` (422) or
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import io
 import math
-import struct
 import zipfile
 import zlib
 from typing import Any, TypeVar
@@ -52,9 +52,6 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _READ_ERRORS = (ValueError, OSError, EOFError, KeyError, NotImplementedError, RuntimeError,
                 zipfile.BadZipFile, zlib.error)
 """What reading a malformed archive or entry may raise (CRC, truncation, bad header, encryption ...)."""
-
-_LOCAL_HEADER = struct.Struct("<4s22xHH")
-"""A zip member's local header: signature, then (after 22 bytes) the lengths of its name and extra field."""
 
 _NPY_PREFIX_MAX = 12 + 10_000
 """The longest ``.npy`` magic, version, length and header read (NumPy's own `max_header_size`)."""
@@ -108,7 +105,7 @@ def decode(body: bytes, model: type[M], max_bytes: int) -> M:
     except _READ_ERRORS as exc:
         raise InvalidInput(f"body: not a readable .npz archive ({exc})") from None
     with archive:
-        entries = _Entries(archive, memoryview(body), _members(archive, model, max_bytes))
+        entries = _Entries(archive, _members(archive, model, max_bytes))
         options = _options(entries)
         batches = _batches(entries, model)
     return model.model_construct(**dict(options_model(model).model_validate(options)), **batches)
@@ -204,9 +201,8 @@ def _batch(entries: "_Entries", name: str) -> SequenceBatch:
 class _Entries:
     """The members of an npz body, read as arrays of their roles' dtypes."""
 
-    def __init__(self, archive: zipfile.ZipFile, body: memoryview, members: dict[str, zipfile.ZipInfo]) -> None:
+    def __init__(self, archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> None:
         self.archive = archive
-        self.body = body
         self.members = members
 
     def read(self, name: str, field: str, ndims: tuple[int, ...]) -> np.ndarray:
@@ -232,27 +228,14 @@ class _Entries:
         return array.astype(dtype_name, copy=False)
 
     def _data(self, info: zipfile.ZipInfo, field: str) -> memoryview:
-        """A member's uncompressed bytes, CRC-checked: a view of the body when stored, else inflated."""
+        """A member's uncompressed bytes, read and CRC-checked by `zipfile`."""
         if info.flag_bits & 0x1:
             raise InvalidInput(f"{field}: encrypted entries are refused")
-        if info.compress_type != zipfile.ZIP_STORED:
-            try:
-                with self.archive.open(info) as fp:
-                    return memoryview(fp.read())
-            except _READ_ERRORS as exc:
-                raise InvalidInput(f"{field}: unreadable entry ({exc})") from None
-        local = self.body[info.header_offset:info.header_offset + _LOCAL_HEADER.size]
-        fields = _LOCAL_HEADER.unpack(local) if len(local) == _LOCAL_HEADER.size else None
-        if fields is None or fields[0] != b"PK\x03\x04":
-            raise InvalidInput(f"{field}: unreadable entry (bad local header)")
-        _, name_len, extra_len = fields
-        start = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
-        data = self.body[start:start + info.compress_size]
-        if len(data) != info.compress_size or info.compress_size != info.file_size:
-            raise InvalidInput(f"{field}: unreadable entry (truncated)")
-        if zlib.crc32(data) != info.CRC:
-            raise InvalidInput(f"{field}: unreadable entry (CRC-32 mismatch: the archive is damaged)")
-        return data
+        try:
+            with self.archive.open(info) as fp:
+                return memoryview(fp.read())
+        except _READ_ERRORS as exc:
+            raise InvalidInput(f"{field}: unreadable entry ({exc})") from None
 
 
 def _npy_header(data: memoryview, field: str) -> tuple[tuple[int, ...], bool, np.dtype, int]:

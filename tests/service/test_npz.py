@@ -196,8 +196,8 @@ BAD_BODIES = [
     (_npy(GOOD_VALUES), "body: not an .npz archive"),
     (_body()[:-40], "body"),  # truncated: the zip's directory is gone
     (_damaged(_body(), GOOD_VALUES.tobytes()[:8], np.float64(9.5).tobytes()),  # a value changed in transit
-     "body.X_values: unreadable entry (CRC-32 mismatch"),
-    (_bad_local_header(_body(), "X_lengths.npy"), "body.X_lengths: unreadable entry (bad local header)"),
+     "body.X_values: unreadable entry (Bad CRC-32"),
+    (_bad_local_header(_body(), "X_lengths.npy"), "body.X_lengths: unreadable entry (Bad magic number for file header)"),
     (_flagged_encrypted(_body()), "body.X_values: encrypted entries are refused"),
     (_pickled_values(), "body.X_values: object arrays are refused"),
     (_body(X_values=GOOD_VALUES.astype(np.float32)), "body.X_values: expected float64, got float32"),
