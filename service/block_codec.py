@@ -21,6 +21,7 @@ from typing import Optional, Protocol, Sequence
 import numpy as np
 
 from .cache import BytesLike
+from .errors import CorruptBlock
 
 _MAGIC = b"RNTKBLK1"
 _HEADER = struct.Struct("<8sQQ")
@@ -29,10 +30,6 @@ SCRATCH_MAX_BYTES = 33 << 20
 """The largest encoding buffer a thread keeps for its next batch (a batch of `service.blocks` is about 32 MB
 at most); larger batches get one of their own. Only threads that write keep one: the background writer, or
 with writes on the request's path each compute slot."""
-
-
-class CorruptBlock(ValueError):
-    """A stored entry that is not a well-formed block."""
 
 
 def encoded_size(matrix: np.ndarray) -> int:

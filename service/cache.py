@@ -19,8 +19,9 @@ from typing import Iterable, Optional, Protocol, Sequence, Union
 import numpy as np
 from redis.exceptions import RedisError
 
+from .errors import RedisDown
 from .lru import SizedLRU
-from .redis_link import RedisDown, RedisLink
+from .redis_link import RedisLink
 
 BytesLike = Union[bytes, memoryview]
 """Bytes, or a read-only view of bytes (what Redis stores: `service.block_codec`)."""

@@ -81,7 +81,20 @@ class StoreUnavailable(Unavailable):
     code = "model_store_unavailable"
 
 
-class NotReady(Unavailable):
-    """The service is still starting (kernels compiling)."""
+class BackendFailure(ServiceError):
+    """A backing store failed or held something unreadable.
 
-    code = "not_ready"
+    Raised below the services, which decide what it means (the block cache: a
+    miss; the model store: `StoreUnavailable`); one that reaches the handler
+    is a fault of the service (500).
+    """
+
+    code = "backend_failure"
+
+
+class RedisDown(BackendFailure):
+    """Redis could not be reached (or is skipped while the circuit breaker is open)."""
+
+
+class CorruptBlock(BackendFailure):
+    """A stored cache entry that is not a well-formed block."""

@@ -22,8 +22,8 @@ from typing import Protocol
 
 from redis.exceptions import RedisError
 
-from .errors import ModelNotFound, StoreUnavailable
-from .redis_link import RedisDown, RedisLink
+from .errors import ModelNotFound, RedisDown, StoreUnavailable
+from .redis_link import RedisLink
 
 _ID_BYTES = 24
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32}$")

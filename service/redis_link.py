@@ -17,6 +17,7 @@ from redis.exceptions import BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .errors import RedisDown
 from .retry import CircuitBreaker, retry_policy
 from .settings import Settings
 
@@ -25,10 +26,6 @@ log = logging.getLogger("rntk.redis")
 T = TypeVar("T")
 
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, OSError)
-
-
-class RedisDown(Exception):
-    """Redis could not be reached (or is skipped while the breaker is open)."""
 
 
 class RedisLink:

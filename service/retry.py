@@ -38,7 +38,6 @@ class CircuitBreaker:
         self._lock = threading.Lock()
         self._failures = 0
         self._open_until = 0.0
-        self._ever_failed = False
 
     def allow(self) -> bool:
         """Whether a call may go to the dependency now (closed, or the cool-down has passed)."""
@@ -55,7 +54,6 @@ class CircuitBreaker:
         """A call failed: open the breaker for a (growing) cool-down."""
         with self._lock:
             self._failures += 1
-            self._ever_failed = True
             pause = min(self._max, self._cooldown * 2 ** min(self._failures - 1, 30))
             self._open_until = self._clock() + pause
 

@@ -15,12 +15,12 @@ from pydantic import ValidationError
 
 from rntk_core import RNTKParams, gram
 from service.blocks import BlockGram, CacheStats
-from service.block_codec import CorruptBlock, EncodedBlocks, decode_block, encode_block
+from service.block_codec import EncodedBlocks, decode_block, encode_block
 from service.cache import MemoryBlockCache, held_bytes
 from service.compute import ComputeSlots
 from rntk_core.sequences import SequenceBatch, as_sequences
 from service.encoding import JSON, NPY, NPZ, PartsResponse, matrices_response, negotiate
-from service.errors import InvalidInput, ModelNotFound, Overloaded, StoreUnavailable
+from service.errors import CorruptBlock, InvalidInput, ModelNotFound, Overloaded, StoreUnavailable
 from service.hashing import block_key, params_digest, run_digest, sequence_digest, sequence_digests
 from service.library import to_sequences
 from service.metrics import Metrics
