@@ -16,13 +16,13 @@ import re
 import secrets
 import tempfile
 import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Protocol
 
 from redis.exceptions import RedisError
 
 from .errors import ModelNotFound, RedisDown, StoreUnavailable
+from .lru import SizedLRU
 from .redis_link import RedisLink
 
 _ID_BYTES = 24
@@ -183,24 +183,16 @@ class FallbackCopies:
         self.store = store
         self.kind = store.kind
         self.max_bytes = max_bytes
-        self._copies: "OrderedDict[str, bytes]" = OrderedDict()
-        self._bytes = 0
+        self._copies: SizedLRU[str, bytes] = SizedLRU(max_bytes, len)
         self._lock = threading.Lock()
 
     def _remember(self, model_id: str, payload: bytes) -> None:
-        if len(payload) > self.max_bytes:
-            return
         with self._lock:
-            self._forget_locked(model_id)
-            self._copies[model_id] = payload
-            self._bytes += len(payload)
-            while self._bytes > self.max_bytes:
-                self._forget_locked(next(iter(self._copies)))
+            self._copies.put(model_id, payload)
 
-    def _forget_locked(self, model_id: str) -> None:
-        old = self._copies.pop(model_id, None)
-        if old is not None:
-            self._bytes -= len(old)
+    def _forget(self, model_id: str) -> None:
+        with self._lock:
+            self._copies.pop(model_id)
 
     def put(self, model_id: str, payload: bytes) -> None:
         self.store.put(model_id, payload)
@@ -211,20 +203,18 @@ class FallbackCopies:
             payload = self.store.get(model_id)
         except StoreUnavailable:
             with self._lock:
-                copy = self._copies.get(model_id)
+                copy = self._copies.peek(model_id)
             if copy is None:
                 raise
             return copy
         except ModelNotFound:
-            with self._lock:
-                self._forget_locked(model_id)
+            self._forget(model_id)
             raise
         self._remember(model_id, payload)
         return payload
 
     def delete(self, model_id: str) -> None:
-        with self._lock:
-            self._forget_locked(model_id)
+        self._forget(model_id)
         self.store.delete(model_id)
 
     def available(self) -> bool:
