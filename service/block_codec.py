@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import struct
 import threading
-from typing import Optional, Protocol, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
-from .cache import BytesLike
+from .cache import BytesLike, EntryStore
 from .errors import CorruptBlock
 
 _MAGIC = b"RNTKBLK1"
@@ -68,28 +68,14 @@ def decode_block(data: BytesLike) -> np.ndarray:
     return np.frombuffer(data, dtype="<f8", offset=_HEADER.size).reshape(rows, cols)
 
 
-class ByteStore(Protocol):
-    """Named byte strings (`service.cache.RedisBlockCache`); `put_many` is done with the bytes when it returns."""
-
-    kind: str
-
-    def get_many(self, names: Sequence[str]) -> list[Optional[BytesLike]]: ...
-
-    def put_many(self, items: Sequence[tuple[str, BytesLike]]) -> None: ...
-
-    def status(self) -> str: ...
-
-    def close(self) -> None: ...
-
-
 class EncodedBlocks:
-    """A `service.cache.BlockCache` over a `ByteStore`: blocks encoded on the way in, decoded on the way out.
+    """A `service.cache.BlockCache` over a store of bytes: blocks encoded on the way in, decoded on the way out.
 
     An entry that does not decode (written by something else, or damaged) is a
     miss, counted in `corrupt`, so the block is computed again and overwritten.
     """
 
-    def __init__(self, store: ByteStore) -> None:
+    def __init__(self, store: EntryStore[BytesLike]) -> None:
         self.store = store
         self.kind = store.kind
         self.corrupt = 0
@@ -97,9 +83,6 @@ class EncodedBlocks:
 
     def get_many(self, names: Sequence[str]) -> list[Optional[np.ndarray]]:
         return [None if data is None else self._decode(data) for data in self.store.get_many(names)]
-
-    def put(self, name: str, block: np.ndarray) -> None:
-        self.put_many([(name, block)])
 
     def put_many(self, items: Sequence[tuple[str, np.ndarray]]) -> None:
         sizes = [encoded_size(block) for _, block in items]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterable, Optional, Protocol, Sequence, Union
+from typing import Iterable, Optional, Protocol, Sequence, TypeVar, Union
 
 import numpy as np
 from redis.exceptions import RedisError
@@ -35,25 +35,34 @@ def stored_bytes(value: Stored) -> int:
     return value.nbytes if isinstance(value, np.ndarray) else len(value)
 
 
-class BlockCache(Protocol):
-    """What the Gram code needs from a cache: blocks by name."""
+V = TypeVar("V")
+
+
+class EntryStore(Protocol[V]):
+    """Named entries, fetched and stored in batches: what the Gram code needs from a cache.
+
+    A `BlockCache` holds Gram blocks; a remote store holds bytes
+    (`service.block_codec.EncodedBlocks` turns one into the other). Every
+    operation is best effort: a failure is a miss, or a write not made.
+    """
 
     kind: str
 
-    def get_many(self, names: Sequence[str]) -> list[Optional[np.ndarray]]:
-        """The stored block of each name, or None (missing, expired or unreachable)."""
+    def get_many(self, names: Sequence[str]) -> list[Optional[V]]:
+        """The stored entry of each name, or None (missing, expired or unreachable)."""
 
-    def put(self, name: str, block: np.ndarray) -> None:
-        """Store a block (best effort); it must not change afterwards."""
-
-    def put_many(self, items: Sequence[tuple[str, np.ndarray]]) -> None:
-        """Store several blocks (best effort), in one round trip where the store is remote."""
+    def put_many(self, items: Sequence[tuple[str, V]]) -> None:
+        """Store entries, in one round trip where the store is remote; they must not change afterwards."""
 
     def status(self) -> str:
         """"ok", "disabled" or "unreachable"."""
 
     def close(self) -> None:
         """Finish pending work at shutdown."""
+
+
+BlockCache = EntryStore[np.ndarray]
+"""A cache of Gram blocks (2-D float64, read-only)."""
 
 
 class MemoryBlockCache:
@@ -92,9 +101,6 @@ class MemoryBlockCache:
                     self._entries.touch(name)
                     out.append(entry.value)
         return out
-
-    def put(self, name: str, value: Stored) -> None:
-        self.put_many([(name, value)])
 
     def put_many(self, items: Sequence[tuple[str, Stored]]) -> None:
         expires = time.monotonic() + self.ttl_s if self.ttl_s else 0.0
@@ -198,7 +204,7 @@ def held_bytes(values: Iterable[Stored]) -> int:
 class RedisBlockCache:
     """Byte strings in Redis under ``<prefix>block:<name>``, each with a TTL; failures are misses.
 
-    A byte store: `service.block_codec.EncodedBlocks` makes it a `BlockCache`.
+    An `EntryStore` of bytes: `service.block_codec.EncodedBlocks` makes it a `BlockCache`.
     """
 
     kind = "redis"
@@ -221,9 +227,6 @@ class RedisBlockCache:
         except (RedisDown, RedisError):
             self.errors += 1
             return [None] * len(names)
-
-    def put(self, name: str, value: BytesLike) -> None:
-        self.put_many([(name, value)])
 
     def put_many(self, items: Sequence[tuple[str, BytesLike]]) -> None:
         kept = [(self._key(name), value) for name, value in items if len(value) <= self.max_entry_bytes]

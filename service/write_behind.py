@@ -57,9 +57,6 @@ class WriteBehindCache:
             found = [next(fetched) if value is None else value for value in found]
         return found
 
-    def put(self, name: str, value: Stored) -> None:
-        self.put_many([(name, value)])
-
     def put_many(self, items: Sequence[tuple[str, Stored]]) -> None:
         batch = list(items)
         size = held_bytes(value for _, value in batch)

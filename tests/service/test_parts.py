@@ -122,13 +122,13 @@ def test_block_codec_round_trips(rows, cols):
 def test_memory_cache_is_bounded_in_bytes_and_least_recently_used():
     cache = MemoryBlockCache(max_bytes=100)
     for name in "abcd":
-        cache.put(name, bytes(30))
+        cache.put_many([(name, bytes(30))])
     assert cache.get_many(["a", "b", "c", "d"]) == [None, bytes(30), bytes(30), bytes(30)]
     cache.get_many(["b"])  # b is now the most recently used
-    cache.put("e", bytes(30))
+    cache.put_many([("e", bytes(30))])
     assert cache.get_many(["c"]) == [None] and cache.get_many(["b"]) == [bytes(30)]
     assert cache.size_bytes <= 100
-    cache.put("huge", bytes(101))
+    cache.put_many([("huge", bytes(101))])
     assert cache.get_many(["huge"]) == [None]
 
 
@@ -140,9 +140,9 @@ def test_memory_cache_charges_views_their_share_of_the_array_they_keep_alive():
     assert 800 <= cache.size_bytes <= 802  # the whole array (shares rounded up), not the 600 bytes shown
     assert all(got is block for got, (_, block) in zip(cache.get_many(["a", "b", "c"]), upper))  # not copied
     before = cache.size_bytes
-    cache.put("own", np.zeros(25))
+    cache.put_many([("own", np.zeros(25))])
     assert cache.size_bytes == before + 200  # an array of its own: its own bytes
-    cache.put("d", whole[5:, :5].T)  # a later view of the same array joins its group: still one array
+    cache.put_many([("d", whole[5:, :5].T)])  # a later view of the same array joins its group: still one array
     assert 1000 <= cache.size_bytes <= 1004 and len(cache) == 5
 
 
@@ -152,10 +152,10 @@ def test_views_of_one_array_leave_the_memory_cache_together():
     cache.put_many([("a", first[:5]), ("b", first[5:])])
     cache.put_many([("c", second[:5]), ("d", second[5:])])
     cache.get_many(["a"])  # a is now used more recently than c and d, b is the oldest
-    cache.put("e", np.zeros(20))  # 160 bytes over: the oldest goes, and its group with it
+    cache.put_many([("e", np.zeros(20))])  # 160 bytes over: the oldest goes, and its group with it
     assert cache.get_many(["a", "b"]) == [None, None] and cache.get_many(["c", "d"])[0] is not None
     assert cache.size_bytes == 800 + 160 and len(cache) == 3
-    cache.put("c", np.zeros(5))  # stored anew: the rest of its old group goes too
+    cache.put_many([("c", np.zeros(5))])  # stored anew: the rest of its old group goes too
     assert cache.get_many(["d"]) == [None] and cache.size_bytes == 160 + 40
     expiring = MemoryBlockCache(max_bytes=10_000, ttl_s=0.05)
     expiring.put_many([("a", first[:5]), ("b", first[5:])])
@@ -224,7 +224,7 @@ def test_a_stored_block_of_the_wrong_shape_is_a_miss():
 
 def test_memory_cache_expires_entries():
     cache = MemoryBlockCache(max_bytes=1000, ttl_s=0.05)
-    cache.put("a", b"x")
+    cache.put_many([("a", b"x")])
     assert cache.get_many(["a"]) == [b"x"]
     threading.Event().wait(0.08)
     assert cache.get_many(["a"]) == [None] and len(cache) == 0

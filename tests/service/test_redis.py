@@ -144,7 +144,7 @@ def test_a_refused_write_is_counted_and_skipped(tmp_path, own_redis):
         r = redis.Redis.from_url(own_redis.url)
         r.config_set("maxmemory-policy", "noeviction")
         r.config_set("maxmemory", 1)  # every write is refused (OOM)
-        cache.put("a", b"1")
+        cache.put_many([("a", b"1")])
         cache.put_many([("b", b"2"), ("c", b"3")])
         assert cache.errors == 3
         r.config_set("maxmemory", 0)
