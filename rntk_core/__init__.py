@@ -7,8 +7,8 @@ multivariate sequences, and kernel ridge regression on them.
 # First: the settings Numba and OpenMP read when they load (vector width, idle threads).
 from . import config  # noqa: F401
 
-# Hyperparameters
-from .params import RNTKParams  # noqa: E402
+# Hyperparameters, and the choices they take
+from .params import ACTIVATIONS, DIRECTIONS, MAX_LAYERS, RNTKParams  # noqa: E402
 
 # Batches of sequences: validated once, then passed anywhere at no cost
 from .sequences import SequenceBatch, as_sequences  # noqa: E402
@@ -26,7 +26,7 @@ from .krr import KernelRidge  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
-    "RNTKParams",
+    "RNTKParams", "ACTIVATIONS", "DIRECTIONS", "MAX_LAYERS",
     "SequenceBatch", "as_sequences",
     "gram", "gram_diagonal", "Block", "block_bounds", "block_plan", "tiled_gram",
     "pair_steps",

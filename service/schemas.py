@@ -18,7 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, create_model
 
-from rntk_core.params import MAX_LAYERS
+from rntk_core import ACTIVATIONS, DIRECTIONS, MAX_LAYERS, RNTKParams
 
 
 def _strict(*examples: dict) -> ConfigDict:
@@ -41,24 +41,38 @@ Batch = Annotated[
 NonNegative = Annotated[float, Field(ge=0)]
 PerLayer = Union[NonNegative, Annotated[list[NonNegative], Field(min_length=1, max_length=MAX_LAYERS)]]
 
+_DEFAULTS = RNTKParams()
+"""The library's defaults: the one place they are set; the schema only describes them."""
+
+
+def _default(name: str) -> str:
+    value = getattr(_DEFAULTS, name)
+    shown = value[0] if isinstance(value, tuple) and len(set(value)) == 1 else value
+    return f"default {shown!r}" if isinstance(shown, str) else f"default {shown:g}"
+
 
 class ParamsIn(BaseModel):
-    """RNTK hyperparameters (`rntk_core.RNTKParams`); an omitted or null field takes its default."""
+    """RNTK hyperparameters (`rntk_core.RNTKParams`); an omitted or null field takes the library's default.
 
-    model_config = _strict({"activation": "relu", "n_layers": 1, "sigma_w": 1.4142135623730951,
-                            "sigma_u": 1.0, "sigma_b": 0.0, "sigma_h": 0.0, "sigma_v": 1.0,
-                            "direction": "forward"})
+    The fields are those of `RNTKParams`, with its choices; its own checks
+    (and their messages) apply when the request is served, named under
+    ``body.params``. The schema's types only keep JSON of the wrong shape out.
+    """
 
-    activation: Optional[Literal["relu", "erf"]] = Field(None, description="φ; default relu.")
-    n_layers: Optional[Annotated[StrictInt, Field(ge=1, le=MAX_LAYERS)]] = Field(None, description="L; default 1.")
-    sigma_w: Optional[PerLayer] = Field(None, description="Recurrent weight scale, or one per layer; default √2.")
-    sigma_u: Optional[PerLayer] = Field(None, description="Input weight scale, or one per layer; default 1.")
-    sigma_b: Optional[PerLayer] = Field(None, description="Bias scale, or one per layer; default 0.")
-    sigma_h: Optional[NonNegative] = Field(None, description="Initial hidden state scale; default 0.")
-    sigma_v: Optional[Annotated[float, Field(gt=0)]] = Field(None, description="Read-out scale (> 0); default 1.")
-    direction: Optional[Literal["forward", "backward", "bidirectional"]] = Field(
-        None, description="Reading direction; default forward."
-    )
+    model_config = _strict(_DEFAULTS.to_dict())
+
+    activation: Optional[Literal[ACTIVATIONS]] = Field(None, description=f"φ; {_default('activation')}.")
+    n_layers: Optional[Annotated[StrictInt, Field(ge=1, le=MAX_LAYERS)]] = Field(
+        None, description=f"L, the stacked layers; {_default('n_layers')}.")
+    sigma_w: Optional[PerLayer] = Field(
+        None, description=f"Recurrent weight scale, or one per layer; {_default('sigma_w')}.")
+    sigma_u: Optional[PerLayer] = Field(
+        None, description=f"Input weight scale, or one per layer; {_default('sigma_u')}.")
+    sigma_b: Optional[PerLayer] = Field(None, description=f"Bias scale, or one per layer; {_default('sigma_b')}.")
+    sigma_h: Optional[NonNegative] = Field(None, description=f"Initial hidden state scale; {_default('sigma_h')}.")
+    sigma_v: Optional[Annotated[float, Field(gt=0)]] = Field(
+        None, description=f"Read-out scale (> 0); {_default('sigma_v')}.")
+    direction: Optional[Literal[DIRECTIONS]] = Field(None, description=f"Reading direction; {_default('direction')}.")
 
     def given(self) -> dict[str, Any]:
         """The fields the client set (for `RNTKParams.from_dict`)."""
