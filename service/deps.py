@@ -6,11 +6,12 @@ from typing import Annotated, Optional
 
 from fastapi import Depends, Header, Request
 
-from .compute import ComputeSlots
+from .compute import Place
 from .encoding import negotiate
 from .gram_service import GramService
 from .krr_service import KrrService
 from .metrics import Metrics
+from .routing import PLACE
 from .state import Services
 
 
@@ -33,9 +34,9 @@ async def get_krr(request: Request) -> KrrService:
     return request.app.state.services.krr
 
 
-async def get_slots(request: Request) -> ComputeSlots:
-    """The compute slots."""
-    return request.app.state.services.slots
+async def get_place(request: Request) -> Place:
+    """The compute place this request took before its body was read (`service.routing.OrjsonRoute`)."""
+    return request.scope[PLACE]
 
 
 async def get_metrics(request: Request) -> Metrics:
@@ -51,6 +52,6 @@ async def get_media_type(accept: Annotated[Optional[str], Header(include_in_sche
 ServicesDep = Annotated[Services, Depends(get_services)]
 GramDep = Annotated[GramService, Depends(get_gram)]
 KrrDep = Annotated[KrrService, Depends(get_krr)]
-SlotsDep = Annotated[ComputeSlots, Depends(get_slots)]
+PlaceDep = Annotated[Place, Depends(get_place)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 MediaTypeDep = Annotated[str, Depends(get_media_type)]

@@ -53,8 +53,10 @@ class Metrics:
             registry=r,
         )
         self.admitted = Gauge(
-            "rntk_compute_admitted", "Requests holding or waiting for a compute slot.", registry=r
+            "rntk_compute_admitted", "Requests holding a compute place: parsing, waiting for a slot or computing.",
+            registry=r
         )
+        self.computing = Gauge("rntk_compute_running", "Requests computing in a compute slot now.", registry=r)
         self.rejected = Counter(
             "rntk_compute_rejected", "Requests refused with 503 because every slot and queue place was taken.",
             registry=r,

@@ -1,4 +1,4 @@
-"""The route class of the POST endpoints: JSON bodies parsed by orjson, npz bodies by `npz_body`.
+"""The route class of the POST endpoints: compute places taken first, then bodies parsed off the event loop.
 
 FastAPI parses bodies with the standard library's `json`, about 7x slower than
 orjson on arrays of numbers. orjson also refuses NaN/Infinity literals and
@@ -6,30 +6,31 @@ numbers that overflow float64, which JSON does not allow anyway; its
 `JSONDecodeError` subclasses the standard one, so FastAPI reports it as a
 422 ``json_invalid`` with the position.
 
-A route whose body model declares ``BATCHES`` also takes
-``Content-Type: application/x-npz`` (`service.npz_body`): the archive is
-decoded and checked here, and FastAPI receives the finished request model in
-place of parsed JSON, so the endpoint, its dependencies and the service code
-are the same for both formats. The OpenAPI document lists both bodies.
+A route whose body model declares ``BATCHES`` computes, and also takes
+``Content-Type: application/x-npz`` (`service.npz_body`). Its request first
+takes a compute place (`service.compute`), so an overloaded service refuses
+it with 503 before reading or parsing anything; then its body, JSON or npz,
+is decoded and validated off the loop (`service.body_parsing`), and
+FastAPI receives the finished request model in place of parsed JSON, so the
+endpoint, its dependencies and the service code are the same for both
+formats. The OpenAPI document lists both bodies.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Coroutine, Optional
 
-import anyio.to_thread
 import orjson
-from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
 from . import npz_body
-from .encoding import JSON, NPZ, media_type
+from .encoding import JSON, NPZ
 
-THREAD_PARSE_BYTES = 1 << 20
-"""Bodies larger than this are parsed in a worker thread, so /healthz stays responsive."""
+PLACE = "rntk.place"
+"""Where a computing route's request keeps its compute `Place` (in the ASGI scope), for its endpoint."""
 
 
 class OrjsonRequest(Request):
@@ -37,11 +38,7 @@ class OrjsonRequest(Request):
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            body = await self.body()
-            if len(body) > THREAD_PARSE_BYTES:
-                self._json = await anyio.to_thread.run_sync(orjson.loads, body)
-            else:
-                self._json = orjson.loads(body)
+            self._json = orjson.loads(await self.body())
         return self._json
 
 
@@ -66,13 +63,13 @@ class DecodedRequest(Request):
         return self._decoded
 
 
-def is_npz(content_type: Optional[str]) -> bool:
-    """Whether a Content-Type header announces an npz body (parameters and case ignored)."""
-    return media_type(content_type) == NPZ
-
-
 class OrjsonRoute(APIRoute):
-    """An `APIRoute` that parses JSON with orjson and, when its body model has ``BATCHES``, npz."""
+    """An `APIRoute` that parses JSON with orjson and, when its body model has ``BATCHES``, npz.
+
+    A route whose body model has ``BATCHES`` computes: its request takes a
+    compute place before its body is read (refused at once with 503 when
+    none is free), and its body is parsed and validated off the event loop.
+    """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
@@ -94,24 +91,19 @@ class OrjsonRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        npz_model = self.npz_model
+        model = self.npz_model
 
         async def service_handler(request: Request) -> Response:
-            if npz_model is not None and is_npz(request.headers.get("content-type")):
+            if model is None:
+                return await handler(OrjsonRequest(request.scope, request.receive))
+            services = request.app.state.services
+            with services.slots.take() as place:
+                request.scope[PLACE] = place
                 body = await request.body()
-                decoded = await _decode_npz(body, npz_model, request.app.state.services.settings.max_body_bytes)
+                decoded = await services.parser.decode(body, request.headers.get("content-type"), model,
+                                                       services.settings.max_body_bytes)
+                if decoded is None:  # no body, or neither JSON nor npz: FastAPI says what it expected
+                    return await handler(request)
                 return await handler(DecodedRequest(request, body, decoded))
-            return await handler(OrjsonRequest(request.scope, request.receive))
 
         return service_handler
-
-
-async def _decode_npz(body: bytes, model: type[BaseModel], max_bytes: int) -> BaseModel:
-    """`npz_body.decode` (in a worker thread when large), its field errors reported like a JSON body's."""
-    try:
-        if len(body) > THREAD_PARSE_BYTES:
-            return await anyio.to_thread.run_sync(npz_body.decode, body, model, max_bytes)
-        return npz_body.decode(body, model, max_bytes)
-    except ValidationError as exc:
-        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
-        raise RequestValidationError(errors) from None

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     # Compute ---------------------------------------------------------------
     compute_slots: int = Field(2, ge=1, le=64, description="Requests computing at once (threads).")
     compute_queue: int = Field(8, ge=0, le=10_000, description="Requests waiting for a slot before 503s.")
+    parse_processes: int = Field(1, ge=0, le=64, description="Worker processes that parse large JSON bodies "
+                                                            "(0: threads only, which hold the GIL while parsing).")
     retry_after_s: int = Field(2, ge=1, le=3600, description="Retry-After of a 503 answer.")
     warmup: bool = Field(True, description="Compile the kernels at start-up (readyz waits for it).")
 

@@ -18,6 +18,7 @@ from rntk_core import RNTKParams, gram, gram_diagonal
 from .block_codec import EncodedBlocks
 from .blocks import BlockGram
 from .cache import BlockCache, MemoryBlockCache, RedisBlockCache
+from .body_parsing import BodyParser
 from .compute import ComputeSlots
 from .gram_service import GramService
 from .krr_service import KrrService
@@ -45,6 +46,7 @@ class Services:
     krr: KrrService
     repeats: RepeatCache = field(default_factory=lambda: RepeatCache(0))
     link: Optional[RedisLink] = None
+    parser: BodyParser = field(default_factory=lambda: BodyParser(0))
     compiled: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
@@ -72,6 +74,7 @@ class Services:
             settings=settings, metrics=metrics, cache=cache, store=store, slots=slots,
             gram=GramService(blocks, settings), krr=KrrService(blocks, store, settings),
             repeats=RepeatCache(settings.repeat_cache_max_bytes), link=link,
+            parser=BodyParser(settings.parse_processes),
         )
 
     def warm_up(self) -> None:
@@ -81,6 +84,7 @@ class Services:
             gram(xs, params=params, output="both")
             gram(xs, xs[:1], params=params, output="both")
             gram_diagonal(xs, params=params, output="both")
+        self.parser.warm_up()
         self.compiled.set()
         log.info("kernels ready")
 
@@ -99,6 +103,7 @@ class Services:
     def close(self) -> None:
         """Stop the compute pool, finish the cache's writes and release connections."""
         self.slots.shutdown()
+        self.parser.close()
         self.cache.close()
         if self.link is not None:
             self.link.close()

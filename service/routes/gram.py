@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from ..deps import GramDep, MediaTypeDep, SlotsDep
+from ..deps import GramDep, MediaTypeDep, PlaceDep
 from ..routing import OrjsonRoute
 from ..schemas import GramRequest, GramResponse
 from ._responses import BODY_ERRORS, MATRICES
@@ -14,7 +14,7 @@ router = APIRouter(tags=["kernels"], route_class=OrjsonRoute)
 
 
 @router.post("/gram", response_model=GramResponse, responses={200: MATRICES, **BODY_ERRORS})
-async def post_gram(body: GramRequest, gram: GramDep, slots: SlotsDep, media_type: MediaTypeDep) -> Response:
+async def post_gram(body: GramRequest, gram: GramDep, place: PlaceDep, media_type: MediaTypeDep) -> Response:
     """RNTK / NNGP Gram matrix of X, or between X and Z, assembled from cached blocks."""
     job = gram.admit(body)
-    return await slots.run(gram.run, job, media_type)
+    return await place.run(gram.run, job, media_type)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from ..deps import KrrDep, SlotsDep
+from ..deps import KrrDep, PlaceDep
 from ..routing import OrjsonRoute
 from ..schemas import Deleted, FitRequest, FitResponse, ModelInfo, PredictRequest, PredictResponse
 from ._responses import BODY_ERRORS, MODEL_ERRORS, NOT_FOUND
@@ -18,17 +18,17 @@ ModelId = Annotated[str, Path(description="The id /krr/fit returned.",
 
 
 @router.post("/fit", response_model=FitResponse, responses=BODY_ERRORS)
-async def fit(body: FitRequest, krr: KrrDep, slots: SlotsDep) -> FitResponse:
+async def fit(body: FitRequest, krr: KrrDep, place: PlaceDep) -> FitResponse:
     """Fit kernel ridge regression or classification and store the model."""
     params = krr.admit_fit(body)
-    return await slots.run(krr.fit, body, params)
+    return await place.run(krr.fit, body, params)
 
 
 @router.post("/predict", response_model=PredictResponse, responses={**BODY_ERRORS, **NOT_FOUND})
-async def predict(body: PredictRequest, krr: KrrDep, slots: SlotsDep) -> PredictResponse:
+async def predict(body: PredictRequest, krr: KrrDep, place: PlaceDep) -> PredictResponse:
     """Predict with a stored model (labels and class scores, or values; GP std on request)."""
     krr.admit_predict(body)
-    return await slots.run(krr.predict, body)
+    return await place.run(krr.predict, body)
 
 
 @router.get("/models/{model_id}", response_model=ModelInfo, responses=MODEL_ERRORS)

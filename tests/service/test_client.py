@@ -140,7 +140,7 @@ def _wait_until_computing(server: ServiceProcess) -> None:
     """Until the service's only compute slot is taken."""
     with httpx.Client(base_url=server.url, timeout=5) as http:
         deadline = time.monotonic() + 10
-        while "rntk_compute_admitted 1.0" not in http.get("/metrics").text:
+        while "rntk_compute_running 1.0" not in http.get("/metrics").text:
             assert time.monotonic() < deadline, "the long Gram never started"
             time.sleep(0.005)
 

@@ -37,7 +37,7 @@ def test_healthz_answers_quickly_while_a_long_gram_computes(tmp_path):
     async def scenario() -> list[float]:
         async with _client(app) as client:
             job = asyncio.create_task(client.post("/gram", json={"X": _long_batch(1)}))
-            await _wait_for(lambda: slots.admitted == 1)
+            await _wait_for(lambda: slots.running == 1)
             latencies = []
             while not job.done() and len(latencies) < 20:
                 started = time.perf_counter()
@@ -60,7 +60,7 @@ def test_full_queue_answers_503_with_retry_after(tmp_path):
     async def scenario() -> None:
         async with _client(app) as client:
             running = asyncio.create_task(client.post("/gram", json={"X": _long_batch(2, n=800, t=500)}))
-            await _wait_for(lambda: slots.admitted == 1)
+            await _wait_for(lambda: slots.running == 1)
             waiting = asyncio.create_task(client.post("/gram", json={"X": _long_batch(3, n=50, t=20)}))
             await _wait_for(lambda: slots.admitted == 2)
             refused = await client.post("/gram", json={"X": batch(3)})

@@ -91,7 +91,7 @@ def test_healthz_over_http_while_a_long_gram_computes(start_service):
     latencies = []
     with httpx.Client(base_url=proc.url, timeout=5) as http:
         deadline = time.monotonic() + 5
-        while "rntk_compute_admitted 1.0" not in http.get("/metrics").text and not done.is_set():
+        while "rntk_compute_running 1.0" not in http.get("/metrics").text and not done.is_set():
             assert time.monotonic() < deadline
         while not done.is_set() and len(latencies) < 20:
             started = time.perf_counter()
