@@ -16,7 +16,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, create_model
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr,
+                      ValidationInfo, create_model)
+from pydantic_core import PydanticCustomError
 
 from rntk_core.params import MAX_LAYERS
 
@@ -116,7 +118,44 @@ def options_model(model: type[BaseModel]) -> type[BaseModel]:
 
 # /krr -------------------------------------------------------------------------
 
-Label = Union[StrictInt, StrictStr]
+LABEL_MAGNITUDE = 1 << 63
+"""Numeric class labels lie in the 64-bit signed range [-2**63, 2**63 - 1] (floats: below 2**63 in magnitude)."""
+
+
+def check_labels(y: Any, info: ValidationInfo) -> Any:
+    """With ``task: "classification"``, refuse labels that JSON does not carry exactly.
+
+    Labels must be all strings or all numbers. Numbers must lie in the 64-bit
+    signed range: a JSON parser reads an integer beyond 64 bits as a float, so
+    a label of magnitude 2**63 or more, integer or float, may not be what the
+    client sent; such labels go as strings. Runs before `Targets` parses `y`,
+    on the JSON values themselves, and needs ``task`` to be validated before it.
+    """
+    if info.data.get("task") != "classification" or not isinstance(y, list):
+        return y
+    first: dict[str, int] = {}
+    for i, label in enumerate(y):
+        if isinstance(label, str):
+            first.setdefault("string", i)
+        elif isinstance(label, (int, float)) and not isinstance(label, bool):
+            first.setdefault("number", i)
+            # -2**63 is a label as an integer; as a float it may be -2**63 - 1 rounded
+            low_ok = label >= -LABEL_MAGNITUDE if isinstance(label, int) else label > -LABEL_MAGNITUDE
+            if not (low_ok and label < LABEL_MAGNITUDE):
+                raise PydanticCustomError(
+                    "label_range",
+                    "y[{i}]: the label {label} is outside the 64-bit signed integer range [-2**63, 2**63 - 1]; "
+                    "JSON parsers read larger integers as approximate floats, so send such labels as strings",
+                    {"i": i, "label": repr(label)},
+                )
+    if len(first) == 2:
+        raise PydanticCustomError(
+            "label_mix", "labels must be all strings or all numbers, not a mix (y[{s}] is a string, y[{n}] a number)",
+            {"s": first["string"], "n": first["number"]},
+        )
+    return y
+
+
 Targets = Union[
     Annotated[list[StrictInt], Field(min_length=1)],
     Annotated[list[float], Field(min_length=1)],
@@ -138,13 +177,16 @@ class FitRequest(BaseModel):
     BATCHES: ClassVar[tuple[str, ...]] = ("X",)
 
     X: Batch
-    y: Targets = Field(description="Regression: N numbers or N lists of outputs. Classification: N labels.")
+    task: Literal["regression", "classification"] = "regression"  # before y, whose check reads it
+    y: Annotated[Targets, BeforeValidator(check_labels)] = Field(description=(
+        "Regression: N numbers or N lists of outputs. Classification: N labels, all strings (any Unicode "
+        "text) or all numbers (integers within the 64-bit signed range), returned exactly as sent."
+    ))
     params: ParamsIn = Field(default_factory=ParamsIn)
     ridge: Union[NonNegative, Literal["auto"]] = Field(
         "auto", description="λ >= 0, or \"auto\" to choose it by exact leave-one-out."
     )
     kernel: Literal["ntk", "nngp"] = "ntk"
-    task: Literal["regression", "classification"] = "regression"
 
 
 class LooCurve(BaseModel):
