@@ -22,6 +22,7 @@ import rntk_core
 
 from .encoding import OrjsonResponse
 from .errors import ServiceError
+from .http_methods import MethodSemantics
 from .middleware import BodyLimitMiddleware, MetricsMiddleware
 from .repeat_layer import RepeatAnswers
 from .routes import gram, health, krr
@@ -190,6 +191,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected)
+    app.add_middleware(MethodSemantics, routes=lambda: app.router.routes)
     repeatable = {route.path: route for route in gram.router.routes if route.path in REPEATABLE_PATHS}
     app.add_middleware(RepeatAnswers, repeats=services.repeats, metrics=services.metrics, routes=repeatable)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
