@@ -15,6 +15,7 @@ from typing import Any, AsyncIterator, Optional, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -177,7 +178,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     """A new app (with its own cache, store, slots and metrics) configured by `settings`."""
     settings = settings or get_settings()
     services = Services.build(settings)
-    app = FastAPI(
+    app = FastAPIOffline(
         title="RNTK service",
         version=rntk_core.__version__,
         description=DESCRIPTION,
