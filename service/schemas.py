@@ -215,16 +215,26 @@ class FitResponse(BaseModel):
     cache: CacheInfo
 
 
+MODEL_ID_PLACEHOLDER = "PasteTheModelIdThatKrrFitReturns"
+"""The model id of the request examples: of the form of an id, and saying what to put in its place."""
+
+MODEL_ID_HELP = (
+    "The `model_id` that POST /krr/fit answered. Models exist only once fitted: run /krr/fit first "
+    f"(its examples work as they are), then paste its `model_id` here in place of `{MODEL_ID_PLACEHOLDER}`, "
+    "which answers 404."
+)
+
+
 class PredictRequest(BaseModel):
-    """Predict with a stored model."""
+    """Predict with a stored model: fit one with /krr/fit first and send its `model_id`."""
 
     model_config = _strict(
-        {"model_id": "q3V9mXyJ0d2r7iL1pYbTt8kQwE5cNfHa", "X": [[0.2, 0.4, -0.1]], "return_std": False},
+        {"model_id": MODEL_ID_PLACEHOLDER, "X": [[0.2, 0.4, -0.1]], "return_std": False},
     )
 
     BATCHES: ClassVar[tuple[str, ...]] = ("X",)
 
-    model_id: Annotated[str, Field(min_length=1, max_length=128)]
+    model_id: Annotated[str, Field(min_length=1, max_length=128, description=MODEL_ID_HELP)]
     X: Batch
     return_std: StrictBool = Field(False, description="Also return the GP posterior std (NNGP models).")
 
