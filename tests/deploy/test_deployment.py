@@ -12,6 +12,7 @@ blocks under memory pressure but never a model.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
@@ -37,6 +38,8 @@ from tests.service.helpers import batch
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SERVE = ROOT / "scripts" / "serve.sh"
+TEST = ROOT / "scripts" / "test.sh"
+VENV = ROOT / "scripts" / "venv.sh"
 ENTRY = ROOT / "scripts" / "run-server.sh"
 WARM = ROOT / "scripts" / "warm_numba_cache.py"
 
@@ -242,9 +245,10 @@ def test_the_image_installs_and_starts_the_service_like_serve_sh():
     assert os.access(ENTRY, os.X_OK) and os.access(SERVE, os.X_OK)
     (cmd,) = [s.args for s in final_stage(instructions(dockerfile_path())) if s.keyword in ("CMD", "ENTRYPOINT")]
     assert cmd.endswith('scripts/run-server.sh"]'), "the image must start through scripts/run-server.sh"
-    serve_extras = {req.rpartition(".")[2] for req in pip_installs(serve)}
+    serve_extras = {f"[{extra}]" for extra in re.findall(r"^ensure_venv (\w+)$", serve, re.M)}
     image_extras = {req.rpartition(".")[2] for req in pip_installs(dockerfile)}
     assert serve_extras == image_extras == {"[service]"}
+    assert pip_installs(VENV.read_text()) == [".[$extra]"] and '-e ".[$extra]"' in VENV.read_text()
     assert "uvicorn service.app:app" in ENTRY.read_text()
     assert launcher_env() == {"RNTK_HOST", "RNTK_PORT", "RNTK_WORKERS"}
 
@@ -271,6 +275,50 @@ def test_numba_compiles_at_build_time_as_the_serving_user_into_the_runtime_cache
     (warm,) = [i for i, s in enumerate(final) if s.keyword == "RUN" and WARM.name in s.args]
     assert warm > user_at, "warm the cache as the user that will read and refresh it"
     assert any(cache_dir in s.args and "chown" in s.args for s in final[:user_at] if s.keyword == "RUN")
+
+
+# scripts/serve.sh and scripts/test.sh -------------------------------------------------
+
+def helper(project: Path, command: str) -> subprocess.CompletedProcess:
+    """`command` run by bash in `project` after sourcing scripts/venv.sh, as the scripts do."""
+    return subprocess.run(["bash", "-c", f"set -euo pipefail; source {shlex.quote(str(VENV))}; {command}"],
+                          cwd=project, capture_output=True, text=True, timeout=60)
+
+
+def test_serve_and_test_install_through_one_helper():
+    for script, extra in ((SERVE, "service"), (TEST, "dev")):
+        text = script.read_text()
+        assert re.search(r"^source scripts/venv\.sh$", text, re.M), script.name
+        assert re.findall(r"^ensure_venv (\w+)$", text, re.M) == [extra], script.name
+        assert "pip install" not in text, f"{script.name} installs through scripts/venv.sh only"
+    assert not os.access(VENV, os.X_OK), "scripts/venv.sh is sourced, not run"
+
+
+def test_an_install_is_skipped_until_pyproject_or_the_interpreter_changes(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "example"\nversion = "1"\n')
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / ".venv")], check=True)
+    current = lambda extra: helper(tmp_path, f"venv_is_current {extra}").returncode == 0  # noqa: E731
+    assert not current("dev") and not current("service")  # a fresh environment: install
+
+    assert helper(tmp_path, "venv_stamp dev > .venv/.rntk-install-dev").returncode == 0  # as an install leaves it
+    stamp = (tmp_path / ".venv" / ".rntk-install-dev").read_text()
+    version = subprocess.run([str(tmp_path / ".venv" / "bin" / "python"), "-c", "import platform; "
+                              "print(platform.python_version())"], capture_output=True, text=True).stdout.strip()
+    assert f"pyproject={hashlib.sha256(pyproject.read_bytes()).hexdigest()} " in stamp
+    assert f"python={version} " in stamp
+    assert current("dev") and not current("service")  # each extra has its own stamp
+    skipped = helper(tmp_path, "ensure_venv dev")
+    assert skipped.returncode == 0 and skipped.stderr == "" and skipped.stdout == ""
+    assert (tmp_path / ".venv" / ".rntk-install-dev").read_text() == stamp
+
+    (tmp_path / ".venv" / ".rntk-install-dev").write_text(stamp.replace(f"python={version} ", "python=3.10.0 "))
+    assert not current("dev")  # another interpreter: install again
+    (tmp_path / ".venv" / ".rntk-install-dev").write_text(stamp)
+    pyproject.write_text(pyproject.read_text() + 'dependencies = ["numpy"]\n')
+    assert not current("dev")  # pyproject.toml changed: install again
+    (tmp_path / ".venv" / "bin" / "python").unlink()
+    assert not current("dev")
 
 
 # What the build and the stack run, run here -------------------------------------------
