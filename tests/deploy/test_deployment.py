@@ -3,8 +3,12 @@
 No Docker engine runs where these tests run, so they check what can be checked
 here: docker-compose.yml parses and names only paths and settings that exist;
 the image is multi-stage, runs as a non-root user and has a health check; it
-installs the project with the same extra and starts it with the same entry
-script as ``scripts/serve.sh`` (which the service tests exercise); the
+builds without BuildKit (no parser directive that fetches a frontend, no
+BuildKit-only flags) and keeps the embedded model store on a volume, as the
+README's ``docker run`` names it; it installs the project with the same extra
+and starts it with the same entry script as ``scripts/serve.sh`` (which the
+service tests exercise), which installs through ``scripts/venv.sh`` only
+when its stamp is stale; the
 Dockerfile's dependency step and its Numba warm-up run here as they would in
 the build; and Redis, configured as compose configures it, evicts cached
 blocks under memory pressure but never a model.
@@ -13,6 +17,8 @@ blocks under memory pressure but never a model.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import json
 import os
 import re
 import shlex
@@ -231,6 +237,36 @@ def test_the_image_is_multi_stage_slim_and_runs_as_a_non_root_user():
     copied = " ".join(s.args for s in final if s.keyword == "COPY")
     assert "tests" not in copied and "--from=build /opt/venv" in copied
     assert "[dev]" not in dockerfile_path().read_text(), "the image installs runtime dependencies only"
+
+
+LEGACY_FLAGS = {"FROM": {"--platform"}, "COPY": {"--from", "--chown"}, "ADD": {"--chown"},
+                "HEALTHCHECK": {"--interval", "--timeout", "--start-period", "--retries", "--start-interval"}}
+"""The flags each instruction takes without BuildKit (RUN --mount, COPY --link / --chmod ... need it)."""
+
+
+def test_the_dockerfile_builds_without_fetching_a_frontend_or_needing_buildkit():
+    first = dockerfile_path().read_text().splitlines()[0]
+    assert not re.match(r"#\s*\w+\s*=", first), "a parser directive such as # syntax= makes BuildKit fetch a frontend"
+    for step in instructions(dockerfile_path()):
+        words = step.args.split()
+        flags = {w.split("=", 1)[0] for w in itertools.takewhile(lambda w: w.startswith("--"), words)}
+        assert flags <= LEGACY_FLAGS.get(step.keyword, set()), f"{step.keyword} {sorted(flags)} needs BuildKit"
+        assert not re.search(r"<<-?\s*[\"']?\w", step.args), f"{step.keyword}: a heredoc needs BuildKit"
+
+
+def test_the_embedded_model_store_is_a_volume_named_in_the_readme_run_example():
+    final = final_stage(instructions(dockerfile_path()))
+    env = dict(re.findall(r"(\w+)=(\S+)", " ".join(s.args for s in final if s.keyword == "ENV")))
+    data_dir = env["RNTK_DATA_DIR"]
+    volumes = [s for s in final if s.keyword == "VOLUME"]
+    declared = {v for s in volumes for v in (json.loads(s.args) if s.args.startswith("[") else s.args.split())}
+    assert data_dir in declared, f"RNTK_DATA_DIR={data_dir} is lost on docker rm unless it is a VOLUME"
+    chown = next(i for i, s in enumerate(final) if s.keyword == "RUN" and "chown" in s.args and data_dir in s.args)
+    assert chown < final.index(volumes[0]), "create and chown the directory before declaring the volume"
+    readme = (ROOT / "README.md").read_text()
+    runs = re.findall(r"^docker run .*$", readme, re.M)
+    assert runs and all(re.search(rf"\s-v\s+\S+:{re.escape(data_dir)}(\s|$)", run) for run in runs), runs
+    assert re.search(rf"docker run .*-v \S+:{re.escape(data_dir)}", dockerfile_path().read_text())
 
 
 def test_the_image_checks_healthz():
