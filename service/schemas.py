@@ -180,7 +180,8 @@ class FitRequest(BaseModel):
     task: Literal["regression", "classification"] = "regression"  # before y, whose check reads it
     y: Annotated[Targets, BeforeValidator(check_labels)] = Field(description=(
         "Regression: N numbers or N lists of outputs. Classification: N labels, all strings (any Unicode "
-        "text) or all numbers (integers within the 64-bit signed range), returned exactly as sent."
+        "text) or all numbers (integers within the 64-bit signed range), returned as sent; numbers are "
+        "labels by value (1 sent beside 2.5 comes back as 1.0)."
     ))
     params: ParamsIn = Field(default_factory=ParamsIn)
     ridge: Union[NonNegative, Literal["auto"]] = Field(

@@ -154,3 +154,11 @@ def label_sets(draw: st.DrawFn) -> list:
 @given(y=label_sets())
 def test_any_label_set_json_carries_round_trips(labels_client, y):
     assert_round_trip(labels_client, y, sorted(set(y)))
+
+
+def test_numbers_are_labels_by_value(labels_client):
+    y = [1, 2.5, 1, 2.5]  # what a JavaScript client sends for [1.0, 2.5, 1.0, 2.5]
+    body = fit(labels_client, y).json()
+    assert same(body["classes"], [1.0, 2.5])
+    predicted = labels_client.post("/krr/predict", json={"model_id": body["model_id"], "X": sequences(4)}).json()
+    assert same(predicted["predictions"], [1.0, 2.5, 1.0, 2.5])
