@@ -77,8 +77,12 @@ class KernelRidge:
     dual_coef_ : ndarray of shape (N,) or (N, n_outputs)
         α = (K + λI)⁻¹Y. Classification: (N, n_classes).
     classes_ : ndarray of shape (n_classes,) or None
-        Sorted distinct labels (``numpy.unique`` order); column j of
-        `decision_function` scores ``classes_[j]``. None for regression.
+        Sorted distinct labels (``numpy.unique`` order; first-seen order when
+        they do not sort); column j of `decision_function` scores
+        ``classes_[j]``. None for regression. Labels are kept exactly as
+        given: an object array holds them where a NumPy dtype would change
+        one (trailing NULs of fixed-width strings, ints beyond int64, a mix of
+        types).
     ridge_ : float
         The ridge used, chosen or given.
     loo_curve_ : dict or None
@@ -349,19 +353,39 @@ def _regression_targets(y: Any, n: int) -> np.ndarray:
 
 
 def _as_label_array(y: Any) -> np.ndarray:
-    """Labels as a 1-D array without coercing mixed types (1 and "1" stay distinct)."""
+    """Labels as a 1-D array that holds exactly the values given.
+
+    A NumPy dtype is used when it keeps every label as it is, else an object
+    array of the values themselves: fixed-width strings drop trailing NULs
+    (``"a"`` and ``"a\\0"`` would merge), int64 cannot hold 2**63 (NumPy then
+    picks float64, merging large neighbours), and a mix of str and int would
+    become all str. A 1-D ndarray is taken as it is.
+    """
     if isinstance(y, np.ndarray) and y.ndim == 1:
         return y
     items = list(y) if hasattr(y, "__iter__") and not isinstance(y, (str, bytes)) else None
     if items is None:
         raise ValueError(f"y: expected a sequence of labels, got {type(y).__name__}")
     arr = np.asarray(items) if items else np.empty(0)
-    mixed = len({type(v) for v in items}) > 1 and arr.dtype.kind in "US"
-    if arr.ndim != 1 or mixed or arr.dtype.kind == "O":
+    if arr.ndim != 1 or arr.dtype.kind == "O" or not same_labels(arr.tolist(), items):
         arr = np.empty(len(items), dtype=object)
         for i, v in enumerate(items):
             arr[i] = v
     return arr
+
+
+def same_labels(found: list, given: list) -> bool:
+    """Whether `found` holds `given`'s labels, equal in value and of the same Python type.
+
+    NumPy scalars in `given` count as the Python values they hold (``np.int64(3)`` is 3).
+    """
+    if len(found) != len(given):
+        return False
+    for a, b in zip(found, given):
+        b = b.item() if isinstance(b, np.generic) else b
+        if type(a) is not type(b) or a != b:
+            return False
+    return True
 
 
 def _encode_labels(y: Any, n: int) -> tuple[np.ndarray, np.ndarray]:

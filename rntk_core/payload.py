@@ -19,6 +19,11 @@ so loading it executes nothing. It holds plain arrays and one JSON document:
     The rows of the lower Cholesky factor of K + λI, each up to its
     diagonal: what posterior variances need.
 
+Class labels are read back as exactly the values they were, in value and
+type, and checked against ``classes_dtype``: any int, any str of Unicode text
+(NULs, the empty string and astral-plane characters included). A str holding
+a surrogate code point is refused at save (JSON cannot carry it exactly).
+
 Everything prediction uses is stored exactly (JSON floats are written with
 their shortest round-tripping representation), so a loaded model predicts
 bit-for-bit what the saved one did.
@@ -34,7 +39,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import __version__
-from .krr import KERNELS, TASKS, GramFn, KernelRidge, check_ridge
+from .krr import KERNELS, TASKS, GramFn, KernelRidge, check_ridge, same_labels
 from .params import RNTKParams
 from .sequences import as_sequences
 
@@ -53,7 +58,8 @@ def dumps(model: KernelRidge) -> bytes:
     Raises
     ------
     ValueError
-        If a class label is not a JSON scalar (str, int, finite float, bool).
+        If a class label is not a JSON scalar (str, int, finite float, bool)
+        or is a str holding a surrogate code point (not Unicode text).
     """
     model._check_fitted()
     xs = model.X_fit_
@@ -250,6 +256,14 @@ def _expect(arrays: dict[str, np.ndarray], name: str, shape: tuple, kind: str) -
 
 
 def _labels_to_json(classes: np.ndarray) -> list:
+    """The labels as JSON scalars, each read back as exactly the value it was (see `_labels_from_json`).
+
+    Any int (JSON integers have no size limit) and any str of Unicode text,
+    NULs and astral-plane characters included, is kept. A str holding a
+    surrogate code point is refused: it is not Unicode text, and JSON's
+    ``\\uXXXX`` escapes read a high surrogate followed by a low one as the one
+    character the pair encodes, so such a label could come back changed.
+    """
     out = []
     for label in classes.tolist():
         if isinstance(label, np.generic):
@@ -260,6 +274,15 @@ def _labels_to_json(classes: np.ndarray) -> list:
                 f"classes_: label {label!r} of type {type(label).__name__} cannot be stored in a "
                 "payload; use str, int, bool or float labels"
             )
+        if isinstance(label, str):
+            try:
+                label.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(
+                    f"classes_: label {label!r} holds the surrogate code point U+{ord(label[exc.start]):04X}, "
+                    "which is not Unicode text and cannot be stored in a payload exactly; use labels of "
+                    "Unicode text"
+                ) from None
         out.append(label)
     return out
 
@@ -278,7 +301,12 @@ def _labels_from_json(labels: Any, dtype_str: Any, k: int, output_ndim: int) -> 
         for j, label in enumerate(labels):
             classes[j] = label
     else:
-        classes = np.array(labels, dtype=dtype)
+        try:
+            classes = np.array(labels, dtype=dtype)
+        except (TypeError, ValueError, OverflowError):
+            classes = None
+        if classes is None or not same_labels(classes.tolist(), labels):
+            raise ValueError(f"payload: classes {labels!r} do not fit classes_dtype {dtype_str!r}")
     if len(set(classes.tolist())) != k:
         raise ValueError("payload: classes are not distinct")
     return classes

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Set up a virtual environment with the service, then start it on the embedded default
-# (in-process block cache, models in ./var/models; no Redis needed). Configure with RNTK_* variables.
+# Set up a virtual environment with the service (installed only when pyproject.toml or the
+# interpreter changed: scripts/venv.sh), then start it on the embedded default (in-process block
+# cache, models in ./var/models; no Redis needed). Configure with RNTK_* variables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[service]'
+source scripts/venv.sh
+ensure_venv service
 export RNTK_DATA_DIR="${RNTK_DATA_DIR:-$PWD/var}"
 export PATH="$PWD/.venv/bin:$PATH"
 exec scripts/run-server.sh "$@"

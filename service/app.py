@@ -15,6 +15,7 @@ from typing import Any, AsyncIterator, Optional, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -22,6 +23,7 @@ import rntk_core
 
 from .encoding import OrjsonResponse
 from .errors import ServiceError
+from .http_methods import MethodSemantics
 from .middleware import BodyLimitMiddleware, MetricsMiddleware
 from .repeat_layer import RepeatAnswers
 from .routes import gram, health, krr
@@ -176,7 +178,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     """A new app (with its own cache, store, slots and metrics) configured by `settings`."""
     settings = settings or get_settings()
     services = Services.build(settings)
-    app = FastAPI(
+    app = FastAPIOffline(
         title="RNTK service",
         version=rntk_core.__version__,
         description=DESCRIPTION,
@@ -190,6 +192,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected)
+    app.add_middleware(MethodSemantics, routes=lambda: app.router.routes)
     repeatable = {route.path: route for route in gram.router.routes if route.path in REPEATABLE_PATHS}
     app.add_middleware(RepeatAnswers, repeats=services.repeats, metrics=services.metrics, routes=repeatable)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

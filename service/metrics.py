@@ -61,10 +61,29 @@ class Metrics:
             "rntk_compute_rejected", "Requests refused with 503 because every slot and queue place was taken.",
             registry=r,
         )
+        self.memory_bytes = Gauge(
+            "rntk_in_process_cache_bytes",
+            "Bytes held by an in-process cache against its budget: cache=\"blocks\" (the block cache, "
+            "without Redis; RNTK_CACHE_MAX_BYTES) or \"answers\" (answers kept for exact repeats; "
+            "RNTK_REPEAT_CACHE_MAX_BYTES).", ["cache"], registry=r,
+        )
+        self.memory_entries = Gauge(
+            "rntk_in_process_cache_entries", "Entries held by an in-process cache (labelled as the bytes).",
+            ["cache"], registry=r,
+        )
         self.degraded = Gauge(
             "rntk_dependency_down", "1 while a dependency (Redis) is considered unreachable.", ["dependency"],
             registry=r,
         )
+
+    def watch_in_process_cache(self, cache: str, size_bytes: Callable[[], int], entries: Callable[[], int]) -> None:
+        """Report an in-process cache's `size_bytes()` and `entries()` at each scrape, labelled `cache`.
+
+        The bytes are what the cache counts against its budget (`service.lru`),
+        so they show how near it is to evicting.
+        """
+        self.memory_bytes.labels(cache).set_function(lambda: float(size_bytes()))
+        self.memory_entries.labels(cache).set_function(lambda: float(entries()))
 
     def watch_cache_writes(self, waiting_bytes: Callable[[], int]) -> None:
         """Report `waiting_bytes()` as rntk_cache_writes_waiting_bytes at each scrape."""

@@ -26,7 +26,7 @@ from .lru import SizedLRU
 from .redis_link import RedisLink
 
 _ID_BYTES = 24
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32}$")
+_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")
 
 
 def new_model_id() -> str:
@@ -35,8 +35,11 @@ def new_model_id() -> str:
 
 
 def is_model_id(value: str) -> bool:
-    """Whether `value` has the form of a model id."""
-    return bool(_ID_PATTERN.match(value))
+    """Whether `value` is, all of it, of the form of a model id.
+
+    A full match: ``$`` would also accept an id followed by a newline.
+    """
+    return _ID_PATTERN.fullmatch(value) is not None
 
 
 class ModelStore(Protocol):

@@ -16,7 +16,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, create_model
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr,
+                      ValidationInfo, create_model)
+from pydantic_core import PydanticCustomError
 
 from rntk_core import ACTIVATIONS, DIRECTIONS, MAX_LAYERS, RNTKParams
 
@@ -130,7 +132,44 @@ def options_model(model: type[BaseModel]) -> type[BaseModel]:
 
 # /krr -------------------------------------------------------------------------
 
-Label = Union[StrictInt, StrictStr]
+LABEL_MAGNITUDE = 1 << 63
+"""Numeric class labels lie in the 64-bit signed range [-2**63, 2**63 - 1] (floats: below 2**63 in magnitude)."""
+
+
+def check_labels(y: Any, info: ValidationInfo) -> Any:
+    """With ``task: "classification"``, refuse labels that JSON does not carry exactly.
+
+    Labels must be all strings or all numbers. Numbers must lie in the 64-bit
+    signed range: a JSON parser reads an integer beyond 64 bits as a float, so
+    a label of magnitude 2**63 or more, integer or float, may not be what the
+    client sent; such labels go as strings. Runs before `Targets` parses `y`,
+    on the JSON values themselves, and needs ``task`` to be validated before it.
+    """
+    if info.data.get("task") != "classification" or not isinstance(y, list):
+        return y
+    first: dict[str, int] = {}
+    for i, label in enumerate(y):
+        if isinstance(label, str):
+            first.setdefault("string", i)
+        elif isinstance(label, (int, float)) and not isinstance(label, bool):
+            first.setdefault("number", i)
+            # -2**63 is a label as an integer; as a float it may be -2**63 - 1 rounded
+            low_ok = label >= -LABEL_MAGNITUDE if isinstance(label, int) else label > -LABEL_MAGNITUDE
+            if not (low_ok and label < LABEL_MAGNITUDE):
+                raise PydanticCustomError(
+                    "label_range",
+                    "y[{i}]: the label {label} is outside the 64-bit signed integer range [-2**63, 2**63 - 1]; "
+                    "JSON parsers read larger integers as approximate floats, so send such labels as strings",
+                    {"i": i, "label": repr(label)},
+                )
+    if len(first) == 2:
+        raise PydanticCustomError(
+            "label_mix", "labels must be all strings or all numbers, not a mix (y[{s}] is a string, y[{n}] a number)",
+            {"s": first["string"], "n": first["number"]},
+        )
+    return y
+
+
 Targets = Union[
     Annotated[list[StrictInt], Field(min_length=1)],
     Annotated[list[float], Field(min_length=1)],
@@ -152,13 +191,17 @@ class FitRequest(BaseModel):
     BATCHES: ClassVar[tuple[str, ...]] = ("X",)
 
     X: Batch
-    y: Targets = Field(description="Regression: N numbers or N lists of outputs. Classification: N labels.")
+    task: Literal["regression", "classification"] = "regression"  # before y, whose check reads it
+    y: Annotated[Targets, BeforeValidator(check_labels)] = Field(description=(
+        "Regression: N numbers or N lists of outputs. Classification: N labels, all strings (any Unicode "
+        "text) or all numbers (integers within the 64-bit signed range), returned as sent; numbers are "
+        "labels by value (1 sent beside 2.5 comes back as 1.0)."
+    ))
     params: ParamsIn = Field(default_factory=ParamsIn)
     ridge: Union[NonNegative, Literal["auto"]] = Field(
         "auto", description="λ >= 0, or \"auto\" to choose it by exact leave-one-out."
     )
     kernel: Literal["ntk", "nngp"] = "ntk"
-    task: Literal["regression", "classification"] = "regression"
 
 
 class LooCurve(BaseModel):
@@ -187,16 +230,26 @@ class FitResponse(BaseModel):
     cache: CacheInfo
 
 
+MODEL_ID_PLACEHOLDER = "PasteTheModelIdThatKrrFitReturns"
+"""The model id of the request examples: of the form of an id, and saying what to put in its place."""
+
+MODEL_ID_HELP = (
+    "The `model_id` that POST /krr/fit answered. Models exist only once fitted: run /krr/fit first "
+    f"(its examples work as they are), then paste its `model_id` here in place of `{MODEL_ID_PLACEHOLDER}`, "
+    "which answers 404."
+)
+
+
 class PredictRequest(BaseModel):
-    """Predict with a stored model."""
+    """Predict with a stored model: fit one with /krr/fit first and send its `model_id`."""
 
     model_config = _strict(
-        {"model_id": "q3V9mXyJ0d2r7iL1pYbTt8kQwE5cNfHa", "X": [[0.2, 0.4, -0.1]], "return_std": False},
+        {"model_id": MODEL_ID_PLACEHOLDER, "X": [[0.2, 0.4, -0.1]], "return_std": False},
     )
 
     BATCHES: ClassVar[tuple[str, ...]] = ("X",)
 
-    model_id: Annotated[str, Field(min_length=1, max_length=128)]
+    model_id: Annotated[str, Field(min_length=1, max_length=128, description=MODEL_ID_HELP)]
     X: Batch
     return_std: StrictBool = Field(False, description="Also return the GP posterior std (NNGP models).")
 

@@ -65,16 +65,19 @@ class Services:
             store = RedisModelStore(link, settings.model_ttl_s, settings.retry_after_s)
             metrics.watch_dependency("redis", lambda: link.breaker.is_open)
         else:
-            cache = MemoryBlockCache(settings.cache_max_bytes, settings.cache_ttl_s, settings.cache_max_entry_bytes)
+            cache = memory = MemoryBlockCache(settings.cache_max_bytes, settings.cache_ttl_s,
+                                              settings.cache_max_entry_bytes)
+            metrics.watch_in_process_cache("blocks", lambda: memory.size_bytes, lambda: len(memory))
             store = DirectoryModelStore(settings.data_dir / "models")
+        repeats = RepeatCache(settings.repeat_cache_max_bytes)
+        metrics.watch_in_process_cache("answers", lambda: repeats.size_bytes, lambda: len(repeats))
         store = FallbackCopies(store, settings.model_fallback_bytes)
         blocks = BlockGram(cache, settings.block_size, metrics)
         slots = ComputeSlots(settings.compute_slots, settings.compute_queue, settings.retry_after_s, metrics)
         return cls(
             settings=settings, metrics=metrics, cache=cache, store=store, slots=slots,
             gram=GramService(blocks, settings), krr=KrrService(blocks, store, settings),
-            repeats=RepeatCache(settings.repeat_cache_max_bytes), link=link,
-            parser=BodyParser(settings.parse_processes),
+            repeats=repeats, link=link, parser=BodyParser(settings.parse_processes),
         )
 
     def warm_up(self) -> None:

@@ -29,5 +29,6 @@ def readyz(services: ServicesDep) -> Response:
             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
                              "description": "Prometheus text exposition."}})
 async def metrics(m: MetricsDep) -> Response:
-    """Prometheus metrics: requests and latency by route, cache hits and misses, compute seconds, pair-steps."""
+    """Prometheus metrics: requests and latency by route, cache hits and misses, compute seconds, pair-steps,
+    and the bytes and entries the in-process caches hold."""
     return Response(m.render(), media_type=m.content_type)

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Path
 
 from ..deps import KrrDep, PlaceDep
 from ..routing import OrjsonRoute
-from ..schemas import Deleted, FitRequest, FitResponse, ModelInfo, PredictRequest, PredictResponse
+from ..schemas import (MODEL_ID_HELP, MODEL_ID_PLACEHOLDER, Deleted, FitRequest, FitResponse, ModelInfo,
+                       PredictRequest, PredictResponse)
 from ._responses import BODY_ERRORS, MODEL_ERRORS, NOT_FOUND
 
 router = APIRouter(prefix="/krr", tags=["kernel ridge"], route_class=OrjsonRoute)
 
-ModelId = Annotated[str, Path(description="The id /krr/fit returned.",
-                              examples=["q3V9mXyJ0d2r7iL1pYbTt8kQwE5cNfHa"])]
+ModelId = Annotated[str, Path(description=MODEL_ID_HELP, examples=[MODEL_ID_PLACEHOLDER])]
 
 
 @router.post("/fit", response_model=FitResponse, responses=BODY_ERRORS)

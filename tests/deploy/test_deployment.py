@@ -3,8 +3,12 @@
 No Docker engine runs where these tests run, so they check what can be checked
 here: docker-compose.yml parses and names only paths and settings that exist;
 the image is multi-stage, runs as a non-root user and has a health check; it
-installs the project with the same extra and starts it with the same entry
-script as ``scripts/serve.sh`` (which the service tests exercise); the
+builds without BuildKit (no parser directive that fetches a frontend, no
+BuildKit-only flags) and keeps the embedded model store on a volume, as the
+README's ``docker run`` names it; it installs the project with the same extra
+and starts it with the same entry script as ``scripts/serve.sh`` (which the
+service tests exercise), which installs through ``scripts/venv.sh`` only
+when its stamp is stale; the
 Dockerfile's dependency step and its Numba warm-up run here as they would in
 the build; and Redis, configured as compose configures it, evicts cached
 blocks under memory pressure but never a model.
@@ -12,6 +16,9 @@ blocks under memory pressure but never a model.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import json
 import os
 import re
 import shlex
@@ -37,6 +44,8 @@ from tests.service.helpers import batch
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SERVE = ROOT / "scripts" / "serve.sh"
+TEST = ROOT / "scripts" / "test.sh"
+VENV = ROOT / "scripts" / "venv.sh"
 ENTRY = ROOT / "scripts" / "run-server.sh"
 WARM = ROOT / "scripts" / "warm_numba_cache.py"
 
@@ -230,6 +239,36 @@ def test_the_image_is_multi_stage_slim_and_runs_as_a_non_root_user():
     assert "[dev]" not in dockerfile_path().read_text(), "the image installs runtime dependencies only"
 
 
+LEGACY_FLAGS = {"FROM": {"--platform"}, "COPY": {"--from", "--chown"}, "ADD": {"--chown"},
+                "HEALTHCHECK": {"--interval", "--timeout", "--start-period", "--retries", "--start-interval"}}
+"""The flags each instruction takes without BuildKit (RUN --mount, COPY --link / --chmod ... need it)."""
+
+
+def test_the_dockerfile_builds_without_fetching_a_frontend_or_needing_buildkit():
+    first = dockerfile_path().read_text().splitlines()[0]
+    assert not re.match(r"#\s*\w+\s*=", first), "a parser directive such as # syntax= makes BuildKit fetch a frontend"
+    for step in instructions(dockerfile_path()):
+        words = step.args.split()
+        flags = {w.split("=", 1)[0] for w in itertools.takewhile(lambda w: w.startswith("--"), words)}
+        assert flags <= LEGACY_FLAGS.get(step.keyword, set()), f"{step.keyword} {sorted(flags)} needs BuildKit"
+        assert not re.search(r"<<-?\s*[\"']?\w", step.args), f"{step.keyword}: a heredoc needs BuildKit"
+
+
+def test_the_embedded_model_store_is_a_volume_named_in_the_readme_run_example():
+    final = final_stage(instructions(dockerfile_path()))
+    env = dict(re.findall(r"(\w+)=(\S+)", " ".join(s.args for s in final if s.keyword == "ENV")))
+    data_dir = env["RNTK_DATA_DIR"]
+    volumes = [s for s in final if s.keyword == "VOLUME"]
+    declared = {v for s in volumes for v in (json.loads(s.args) if s.args.startswith("[") else s.args.split())}
+    assert data_dir in declared, f"RNTK_DATA_DIR={data_dir} is lost on docker rm unless it is a VOLUME"
+    chown = next(i for i, s in enumerate(final) if s.keyword == "RUN" and "chown" in s.args and data_dir in s.args)
+    assert chown < final.index(volumes[0]), "create and chown the directory before declaring the volume"
+    readme = (ROOT / "README.md").read_text()
+    runs = re.findall(r"^docker run .*$", readme, re.M)
+    assert runs and all(re.search(rf"\s-v\s+\S+:{re.escape(data_dir)}(\s|$)", run) for run in runs), runs
+    assert re.search(rf"docker run .*-v \S+:{re.escape(data_dir)}", dockerfile_path().read_text())
+
+
 def test_the_image_checks_healthz():
     (check,) = [s.args for s in final_stage(instructions(dockerfile_path())) if s.keyword == "HEALTHCHECK"]
     assert "CMD" in check and "/healthz" in check
@@ -242,9 +281,10 @@ def test_the_image_installs_and_starts_the_service_like_serve_sh():
     assert os.access(ENTRY, os.X_OK) and os.access(SERVE, os.X_OK)
     (cmd,) = [s.args for s in final_stage(instructions(dockerfile_path())) if s.keyword in ("CMD", "ENTRYPOINT")]
     assert cmd.endswith('scripts/run-server.sh"]'), "the image must start through scripts/run-server.sh"
-    serve_extras = {req.rpartition(".")[2] for req in pip_installs(serve)}
+    serve_extras = {f"[{extra}]" for extra in re.findall(r"^ensure_venv (\w+)$", serve, re.M)}
     image_extras = {req.rpartition(".")[2] for req in pip_installs(dockerfile)}
     assert serve_extras == image_extras == {"[service]"}
+    assert pip_installs(VENV.read_text()) == [".[$extra]"] and '-e ".[$extra]"' in VENV.read_text()
     assert "uvicorn service.app:app" in ENTRY.read_text()
     assert launcher_env() == {"RNTK_HOST", "RNTK_PORT", "RNTK_WORKERS"}
 
@@ -271,6 +311,50 @@ def test_numba_compiles_at_build_time_as_the_serving_user_into_the_runtime_cache
     (warm,) = [i for i, s in enumerate(final) if s.keyword == "RUN" and WARM.name in s.args]
     assert warm > user_at, "warm the cache as the user that will read and refresh it"
     assert any(cache_dir in s.args and "chown" in s.args for s in final[:user_at] if s.keyword == "RUN")
+
+
+# scripts/serve.sh and scripts/test.sh -------------------------------------------------
+
+def helper(project: Path, command: str) -> subprocess.CompletedProcess:
+    """`command` run by bash in `project` after sourcing scripts/venv.sh, as the scripts do."""
+    return subprocess.run(["bash", "-c", f"set -euo pipefail; source {shlex.quote(str(VENV))}; {command}"],
+                          cwd=project, capture_output=True, text=True, timeout=60)
+
+
+def test_serve_and_test_install_through_one_helper():
+    for script, extra in ((SERVE, "service"), (TEST, "dev")):
+        text = script.read_text()
+        assert re.search(r"^source scripts/venv\.sh$", text, re.M), script.name
+        assert re.findall(r"^ensure_venv (\w+)$", text, re.M) == [extra], script.name
+        assert "pip install" not in text, f"{script.name} installs through scripts/venv.sh only"
+    assert not os.access(VENV, os.X_OK), "scripts/venv.sh is sourced, not run"
+
+
+def test_an_install_is_skipped_until_pyproject_or_the_interpreter_changes(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "example"\nversion = "1"\n')
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / ".venv")], check=True)
+    current = lambda extra: helper(tmp_path, f"venv_is_current {extra}").returncode == 0  # noqa: E731
+    assert not current("dev") and not current("service")  # a fresh environment: install
+
+    assert helper(tmp_path, "venv_stamp dev > .venv/.rntk-install-dev").returncode == 0  # as an install leaves it
+    stamp = (tmp_path / ".venv" / ".rntk-install-dev").read_text()
+    version = subprocess.run([str(tmp_path / ".venv" / "bin" / "python"), "-c", "import platform; "
+                              "print(platform.python_version())"], capture_output=True, text=True).stdout.strip()
+    assert f"pyproject={hashlib.sha256(pyproject.read_bytes()).hexdigest()} " in stamp
+    assert f"python={version} " in stamp
+    assert current("dev") and not current("service")  # each extra has its own stamp
+    skipped = helper(tmp_path, "ensure_venv dev")
+    assert skipped.returncode == 0 and skipped.stderr == "" and skipped.stdout == ""
+    assert (tmp_path / ".venv" / ".rntk-install-dev").read_text() == stamp
+
+    (tmp_path / ".venv" / ".rntk-install-dev").write_text(stamp.replace(f"python={version} ", "python=3.10.0 "))
+    assert not current("dev")  # another interpreter: install again
+    (tmp_path / ".venv" / ".rntk-install-dev").write_text(stamp)
+    pyproject.write_text(pyproject.read_text() + 'dependencies = ["numpy"]\n')
+    assert not current("dev")  # pyproject.toml changed: install again
+    (tmp_path / ".venv" / "bin" / "python").unlink()
+    assert not current("dev")
 
 
 # What the build and the stack run, run here -------------------------------------------

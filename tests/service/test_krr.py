@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 
 from rntk_core import KernelRidge, RNTKParams
@@ -99,6 +100,17 @@ def test_model_metadata_and_delete(client):
     assert client.get(f"/krr/models/{model_id}").status_code == 404
     assert client.post("/krr/predict", json={"model_id": model_id, "X": X}).status_code == 404
     assert client.delete(f"/krr/models/{model_id}").status_code == 404
+
+
+@pytest.mark.parametrize("suffix", ["%0A", "%0D%0A", "%00", "%20"])
+def test_an_id_with_a_trailing_control_character_is_no_model(client, suffix):
+    X = batch(4, seed=32)
+    model_id = client.post("/krr/fit", json={"X": X, "y": _targets(X), "ridge": 0.1}).json()["model_id"]
+    for method in ("GET", "DELETE"):
+        answer = client.request(method, f"/krr/models/{model_id}{suffix}")
+        assert answer.status_code == 404 and answer.json()["error"] == "model_not_found", answer.text
+    assert client.post("/krr/predict", json={"model_id": model_id + "\n", "X": X}).status_code == 404
+    assert client.get(f"/krr/models/{model_id}").status_code == 200  # nothing was deleted
 
 
 def test_model_ids_are_unguessable(client):

@@ -291,12 +291,20 @@ def test_directory_store_is_atomic_and_refuses_foreign_ids(tmp_path):
     store.put(model_id, b"payload 2")
     assert store.get(model_id) == b"payload 2"
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [f"{model_id}.rntk"]
-    for bad in ("../../etc/passwd", "x" * 32 + "/..", "nope"):
+    for bad in ("../../etc/passwd", "x" * 32 + "/..", "nope", model_id + "\n"):
         with pytest.raises(ModelNotFound):
             store.get(bad)
     store.delete(model_id)
     with pytest.raises(ModelNotFound):
         store.delete(model_id)
+
+
+@pytest.mark.parametrize("suffix", ["\n", "\r", "\r\n", " ", "\x00", "a"])
+def test_a_model_id_followed_by_anything_is_not_a_model_id(suffix):
+    model_id = new_model_id()
+    assert is_model_id(model_id)
+    assert not is_model_id(model_id + suffix)
+    assert not is_model_id(suffix + model_id)
 
 
 def test_fallback_copies_serve_only_while_the_store_is_down():

@@ -46,6 +46,10 @@ def test_gram_cache_and_model_survive_a_service_restart(service_process):
         assert http.get(f"/krr/models/{fit['model_id']}").json()["metadata"]["n_train"] == 10
         assert http.get("/docs").status_code == 200
         assert http.get("/openapi.json").json()["info"]["title"] == "RNTK service"
+        head = http.head("/healthz")  # through uvicorn's own HTTP handling of HEAD
+        assert head.status_code == 200 and head.content == b"" and head.headers["content-length"] == "15"
+        options = http.options(f"/krr/models/{fit['model_id']}")
+        assert options.status_code == 204 and options.headers["allow"] == "DELETE, GET, HEAD, OPTIONS"
 
 
 def test_killing_redis_mid_test_then_restarting_it(start_service, own_redis):
