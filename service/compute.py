@@ -19,6 +19,7 @@ from typing import Callable, Optional, TypeVar
 
 from .errors import Overloaded
 from .metrics import Metrics
+from .thread_priority import COMPUTE_NICENESS, lower_this_thread
 
 T = TypeVar("T")
 
@@ -142,7 +143,8 @@ class ComputeSlots:
         """The compute threads (started on first use)."""
         with self._lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="rntk-compute")
+                self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="rntk-compute",
+                                                initializer=lower_this_thread, initargs=(COMPUTE_NICENESS,))
             return self._pool
 
     def shutdown(self) -> None:

@@ -28,6 +28,7 @@ from starlette.responses import Response
 
 from . import npz_body
 from .encoding import JSON, NPZ
+from .errors import Overloaded
 
 PLACE = "rntk.place"
 """Where a computing route's request keeps its compute `Place` (in the ASGI scope), for its endpoint."""
@@ -97,7 +98,13 @@ class OrjsonRoute(APIRoute):
             if model is None:
                 return await handler(OrjsonRequest(request.scope, request.receive))
             services = request.app.state.services
-            with services.slots.take() as place:
+            try:
+                place = services.slots.take()
+            except Overloaded:
+                async for _ in request.stream():  # unread, unparsed: the client finishes sending and reads the 503
+                    pass
+                raise
+            with place:
                 request.scope[PLACE] = place
                 body = await request.body()
                 decoded = await services.parser.decode(body, request.headers.get("content-type"), model,

@@ -16,22 +16,18 @@ queue to drain (up to a timeout) before the process exits.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
 from typing import Optional, Sequence
 
 from .cache import BlockCache, Stored, held_bytes
+from .thread_priority import WRITER_NICENESS, lower_this_thread
 
 log = logging.getLogger("rntk.service")
 
 _Batch = tuple[list[tuple[str, Stored]], int]
 """Entries handed to the writer, and their size in bytes."""
-
-WRITER_NICENESS = 10
-"""How much lower than the requests' threads the writer runs, where the OS lets a thread have its own."""
-
 
 class WriteBehindCache:
     """A `BlockCache` whose writes go through one background thread, at most `max_bytes` waiting."""
@@ -107,10 +103,7 @@ class WriteBehindCache:
             self._writer.start()
 
     def _write(self) -> None:
-        try:  # Linux: a thread has its own nice value; the writer yields a busy CPU to requests
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICENESS)
-        except (AttributeError, OSError):
-            pass
+        lower_this_thread(WRITER_NICENESS)  # the writer yields a busy CPU to requests
         while (handed := self._queue.get()) is not None:
             batch, size = handed
             try:

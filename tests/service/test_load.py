@@ -93,3 +93,58 @@ def test_simultaneous_requests_all_get_correct_answers(tmp_path, slots):
 
     for X, answer in zip(batches, asyncio.run(scenario()), strict=True):
         assert_matches_core(answer["ntk"], X, block_size=16)
+
+
+def test_a_full_service_refuses_before_parsing_and_every_place_comes_back(tmp_path):
+    """A request that would be a 422 is a 503 when no place is free: its body was never parsed."""
+    app = create_app(make_settings(tmp_path, compute_slots=1, compute_queue=0, retry_after_s=4))
+    slots = app.state.services.slots
+
+    async def scenario() -> None:
+        async with _client(app) as client:
+            running = asyncio.create_task(client.post("/gram", json={"X": _long_batch(4, n=600, t=300)}))
+            await _wait_for(lambda: slots.running == 1)
+            for body in (b'{"X": [[1.0, "two"]]}', b"{not json", b"x" * 200_000):
+                refused = await client.post("/gram", content=body, headers={"Content-Type": "application/json"})
+                assert refused.status_code == 503 and refused.headers["retry-after"] == "4", refused.text
+            npz = await client.post("/krr/fit", content=b"PK\x03\x04 not an archive",
+                                    headers={"Content-Type": "application/x-npz"})
+            assert npz.status_code == 503
+            assert (await running).status_code == 200
+            assert slots.admitted == 0 and slots.running == 0
+            for body in (b'{"X": [[1.0, "two"]]}', b"{not json", b'{"X": [[1.0]], "params": {"sigma_v": 0}}'):
+                invalid = await client.post("/gram", content=body, headers={"Content-Type": "application/json"})
+                assert invalid.status_code == 422, invalid.text
+                assert slots.admitted == 0
+            assert "rntk_compute_rejected_total 4.0" in (await client.get("/metrics")).text
+
+    asyncio.run(scenario())
+
+
+def test_a_client_gone_while_its_body_is_read_gives_its_place_back(tmp_path):
+    app = create_app(make_settings(tmp_path, repeat_cache_max_bytes=0))
+    slots = app.state.services.slots
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        if not sent:
+            sent.append({})
+            return {"type": "http.request", "body": b'{"X": [[1.0, 2.0]', "more_body": True}
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/gram", "raw_path": b"/gram", "query_string": b"", "root_path": "",
+             "headers": [(b"content-type", b"application/json")], "client": ("127.0.0.1", 1),
+             "server": ("127.0.0.1", 80)}
+
+    async def scenario() -> None:
+        try:
+            await app(scope, receive, send)
+        except Exception:  # the framework may report the disconnect as an error: the place must come back
+            pass
+        assert slots.admitted == 0
+
+    asyncio.run(scenario())
