@@ -11,7 +11,7 @@ load on the machine hits every figure alike):
   JSON request answered as ``.npy``, and an ``.npz`` request (the batch as
   arrays, `service.client.npz_request`) answered as ``.npy``;
 - the service, cached: the identical request again (answered whole from the
-  answer kept for it, `service.repeat_cache`);
+  answer kept for it, `service.repeats.cache`);
 - the HTTP floor: the npz exchange with a server that does nothing else, each
   right after a cold call to the service (the state of the machine every
   cached repeat meets: caches and sockets cool, threads asleep).
@@ -29,7 +29,7 @@ What bounds the cache's ratio. A cold call costs the core's time, which grows
 as N²·T (N(N+1)/2·T pair-steps): at N = 500, T = 100 some 11-40 ms, depending
 on the machine and its load. A cached repeat computes nothing: an exact repeat
 is answered whole from the answer kept for it by a layer in front of routing
-(`service.repeat_layer`), which costs about 0.04 ms timed in-process. What is
+(`service.repeats.middleware`), which costs about 0.04 ms timed in-process. What is
 left is HTTP over loopback: 0.4 MB in and 2 MB out for the npz request, with
 the client's decoding. The run measures that part on its own, with a bare
 ASGI app under the same uvicorn that does nothing else (``http_floor_app.py``),

@@ -21,14 +21,14 @@ from starlette.responses import Response
 
 import rntk_core
 
-from .encoding import OrjsonResponse
+from .api.http_methods import MethodSemantics
+from .api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from .api.routes import gram, health, krr
+from .container import Services
 from .errors import ServiceError
-from .http_methods import MethodSemantics
-from .middleware import BodyLimitMiddleware, MetricsMiddleware
-from .repeat_layer import RepeatAnswers
-from .routes import gram, health, krr
+from .repeats.middleware import RepeatAnswers
 from .settings import Settings, get_settings
-from .state import Services
+from .wire.answers import OrjsonResponse
 
 log = logging.getLogger("rntk.service")
 
@@ -42,7 +42,7 @@ in-process LRU), so repeated and extended datasets reuse earlier work.
 MAX_REPORTED_ERRORS = 20
 
 REPEATABLE_PATHS = ("/gram",)
-"""Routes whose exact repeats are answered whole from the answers kept for them (`service.repeat_cache`)."""
+"""Routes whose exact repeats are answered whole from the answers kept for them (`service.repeats.cache`)."""
 
 
 def _field(loc: Sequence[Any]) -> str:

@@ -367,7 +367,7 @@ def test_the_warm_up_script_fills_a_cache_that_the_service_then_loads(tmp_path):
     assert warm.returncode == 0, warm.stdout + warm.stderr
     assert "_engine.pair_tiles: 1 signature(s), 1 loaded from the cache, 0 compiled" in warm.stdout
     startup = (
-        "from service.state import Services; from service.settings import Settings; import rntk_core._engine as e\n"
+        "from service.container import Services; from service.settings import Settings; import rntk_core._engine as e\n"
         f"Services.build(Settings(data_dir={str(tmp_path / 'data')!r})).warm_up()\n"
         "print(sum(sum(k.stats.cache_misses.values()) for k in (e.self_pass, e.pair_tiles)),"
         " sum(sum(k.stats.cache_hits.values()) for k in (e.self_pass, e.pair_tiles)))"

@@ -136,7 +136,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
 @pytest.fixture
 def redis_client(tmp_path: Path, redis_server: RedisServer) -> Iterator[TestClient]:
     """The app backed by the session's Redis, under a key prefix of its own; without kept answers for
-    exact repeats (`service.repeat_cache`), so that every Gram request goes to the Redis block cache."""
+    exact repeats (`service.repeats.cache`), so that every Gram request goes to the Redis block cache."""
     s = make_settings(tmp_path, redis_url=redis_server.url, redis_prefix=f"t{uuid.uuid4().hex[:12]}:",
                       repeat_cache_max_bytes=0)
     with TestClient(create_app(s)) as c:

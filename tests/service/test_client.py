@@ -24,7 +24,7 @@ import pytest
 
 from rntk_core import KernelRidge, RNTKParams
 from service.client import Model, RetryPolicy, RNTKClient, RNTKConnectionError, RNTKError
-from service.encoding import npy_bytes, npz_bytes
+from service.wire.answers import npy_bytes, npz_bytes
 
 from .conftest import ServiceProcess
 from .helpers import assert_matches_core, batch, load_npz

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.routing import Mount
 
 from service.app import create_app
-from service.models_store import new_model_id
+from service.storage.models import new_model_id
 
 from .conftest import make_settings
 from .helpers import batch

@@ -3,7 +3,7 @@ model id of the other /krr examples is a placeholder that says to paste the id a
 
 from __future__ import annotations
 
-from service.schemas import MODEL_ID_PLACEHOLDER
+from service.api.schemas import MODEL_ID_PLACEHOLDER
 
 
 def body_example(spec: dict, path: str) -> list[dict]:

@@ -14,18 +14,18 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from rntk_core import RNTKParams, gram
-from service.blocks import BlockGram, CacheStats
-from service.block_codec import EncodedBlocks, decode_block, encode_block
-from service.cache import MemoryBlockCache, held_bytes
-from service.compute import ComputeSlots
+from service.blockcache.assembly import BlockGram, CacheStats
+from service.blockcache.codec import EncodedBlocks, decode_block, encode_block
+from service.blockcache.stores import MemoryBlockCache, held_bytes
+from service.kernels.slots import ComputeSlots
 from rntk_core.sequences import SequenceBatch, as_sequences
-from service.encoding import JSON, NPY, NPZ, PartsResponse, matrices_response, negotiate
+from service.wire.answers import JSON, NPY, NPZ, PartsResponse, matrices_response, negotiate
 from service.errors import CorruptBlock, InvalidInput, ModelNotFound, Overloaded, StoreUnavailable
-from service.hashing import block_key, params_digest, run_digest, sequence_digest, sequence_digests
-from service.library import to_sequences
+from service.blockcache.keys import block_key, params_digest, run_digest, sequence_digest, sequence_digests
+from service.kernels.boundary import to_sequences
 from service.metrics import Metrics
-from service.models_store import DirectoryModelStore, FallbackCopies, is_model_id, new_model_id
-from service.retry import CircuitBreaker
+from service.storage.models import DirectoryModelStore, FallbackCopies, is_model_id, new_model_id
+from service.storage.breaker import CircuitBreaker
 from service.settings import Settings
 
 from .helpers import load_npy, load_npz

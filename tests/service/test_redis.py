@@ -9,8 +9,8 @@ import redis
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from service.cache import RedisBlockCache
-from service.redis_link import RedisLink
+from service.blockcache.stores import RedisBlockCache
+from service.storage.redis_link import RedisLink
 
 from .conftest import make_settings
 from .helpers import assert_matches_core, batch, expected

@@ -1,4 +1,4 @@
-"""Exact repeats of Gram requests are answered whole from the kept answer (`service.repeat_cache`)."""
+"""Exact repeats of Gram requests are answered whole from the kept answer (`service.repeats.cache`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from service.repeat_cache import KeptAnswer, RepeatCache, fingerprint
+from service.repeats.cache import KeptAnswer, RepeatCache, fingerprint
 
 from .conftest import make_settings
 from .helpers import assert_matches_core, batch, load_npy, load_npz, npz_body, post_npz

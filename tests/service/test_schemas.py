@@ -8,7 +8,7 @@ import typing
 import pytest
 
 from rntk_core import ACTIVATIONS, DIRECTIONS, MAX_LAYERS, RNTKParams
-from service.schemas import ParamsIn
+from service.api.schemas import ParamsIn
 
 
 def _choices(name: str) -> tuple:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from typing import Sequence
 
-from service.cache import BytesLike, MemoryBlockCache
+from service.blockcache.stores import BytesLike, MemoryBlockCache
 from service.metrics import Metrics
-from service.write_behind import WriteBehindCache
+from service.blockcache.write_behind import WriteBehindCache
 
 
 class GatedCache(MemoryBlockCache):

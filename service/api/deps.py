@@ -6,13 +6,13 @@ from typing import Annotated, Optional
 
 from fastapi import Depends, Header, Request
 
-from .compute import Place
-from .encoding import negotiate
-from .gram_service import GramService
-from .krr_service import KrrService
-from .metrics import Metrics
-from .routing import PLACE
-from .state import Services
+from ..container import Services
+from ..kernels.gram import GramService
+from ..kernels.krr import KrrService
+from ..kernels.slots import Place
+from ..metrics import Metrics
+from ..wire.answers import negotiate
+from .route_class import PLACE
 
 
 # Dependencies are `async def` although they never await: FastAPI runs plain `def`
@@ -35,7 +35,7 @@ async def get_krr(request: Request) -> KrrService:
 
 
 async def get_place(request: Request) -> Place:
-    """The compute place this request took before its body was read (`service.routing.OrjsonRoute`)."""
+    """The compute place this request took before its body was read (`service.api.route_class.OrjsonRoute`)."""
     return request.scope[PLACE]
 
 

@@ -11,7 +11,7 @@ them, so the result is the library's bit for bit.
 Nothing is copied that need not be: a Gram computed whole is the answer
 itself, and its blocks go to the cache as views of it (read-only), which the
 in-process cache keeps as they are; only a Gram assembled from cached blocks
-is copied together, and only a remote cache encodes (`service.block_codec`).
+is copied together, and only a remote cache encodes (`service.blockcache.codec`).
 On a virtual machine, writing fresh memory costs about 1 ms per 2 MB in page
 faults, as much as computing a tenth of an N = 500 Gram.
 """
@@ -27,10 +27,10 @@ import numpy as np
 from rntk_core import (Block, RNTKParams, SequenceBatch, as_sequences, block_bounds, block_plan, gram,
                        pair_steps)
 
-from .cache import BlockCache, stored_bytes
-from .hashing import BlockKey, Digest, block_key, params_digest, run_digest, sequence_digests
-from .library import overflow_error
-from .metrics import Metrics
+from ..kernels.boundary import overflow_error
+from ..metrics import Metrics
+from .keys import BlockKey, Digest, block_key, params_digest, run_digest, sequence_digests
+from .stores import BlockCache, stored_bytes
 
 KERNELS = ("ntk", "nngp")
 

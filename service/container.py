@@ -15,20 +15,20 @@ from typing import Optional
 
 from rntk_core import RNTKParams, gram, gram_diagonal
 
-from .block_codec import EncodedBlocks
-from .blocks import BlockGram
-from .cache import BlockCache, MemoryBlockCache, RedisBlockCache
-from .body_parsing import BodyParser
-from .compute import ComputeSlots
-from .gram_service import GramService
-from .krr_service import KrrService
+from .api.body_parsing import BodyParser
+from .api.schemas import Dependency, Readiness
+from .blockcache.assembly import BlockGram
+from .blockcache.codec import EncodedBlocks
+from .blockcache.stores import BlockCache, MemoryBlockCache, RedisBlockCache
+from .blockcache.write_behind import WriteBehindCache
+from .kernels.gram import GramService
+from .kernels.krr import KrrService
+from .kernels.slots import ComputeSlots
 from .metrics import Metrics
-from .models_store import DirectoryModelStore, FallbackCopies, ModelStore, RedisModelStore
-from .redis_link import RedisLink
-from .repeat_cache import RepeatCache
-from .schemas import Dependency, Readiness
+from .repeats.cache import RepeatCache
 from .settings import Settings
-from .write_behind import WriteBehindCache
+from .storage.models import DirectoryModelStore, FallbackCopies, ModelStore, RedisModelStore
+from .storage.redis_link import RedisLink
 
 log = logging.getLogger("rntk.service")
 

@@ -21,8 +21,8 @@ import threading
 import time
 from typing import Optional, Sequence
 
-from .cache import BlockCache, Stored, held_bytes
-from .thread_priority import WRITER_NICENESS, lower_this_thread
+from ..thread_priority import WRITER_NICENESS, lower_this_thread
+from .stores import BlockCache, Stored, held_bytes
 
 log = logging.getLogger("rntk.service")
 

@@ -28,9 +28,9 @@ from pydantic import BaseModel, ValidationError
 
 from rntk_core import SequenceBatch, as_sequences
 
-from . import npz_body
-from .encoding import JSON, NPZ, media_type
-from .library import library_errors
+from ..wire import npz_body
+from ..kernels.boundary import library_errors
+from ..wire.answers import JSON, NPZ, media_type
 
 THREAD_PARSE_BYTES = 64 << 10
 """Bodies larger than this are decoded in a worker thread."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..encoding import NPY, NPZ
+from ...wire.answers import NPY, NPZ
 from ..schemas import ErrorBody
 
 _ERR = {"model": ErrorBody}

@@ -17,9 +17,9 @@ from redis.exceptions import BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .errors import RedisDown
-from .retry import CircuitBreaker, retry_policy
-from .settings import Settings
+from ..errors import RedisDown
+from ..settings import Settings
+from .breaker import CircuitBreaker, retry_policy
 
 log = logging.getLogger("rntk.redis")
 

@@ -20,14 +20,14 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .cache import BytesLike, EntryStore
-from .errors import CorruptBlock
+from ..errors import CorruptBlock
+from .stores import BytesLike, EntryStore
 
 _MAGIC = b"RNTKBLK1"
 _HEADER = struct.Struct("<8sQQ")
 
 SCRATCH_MAX_BYTES = 33 << 20
-"""The largest encoding buffer a thread keeps for its next batch (a batch of `service.blocks` is about 32 MB
+"""The largest encoding buffer a thread keeps for its next batch (a batch of `service.blockcache.assembly` is about 32 MB
 at most); larger batches get one of their own. Only threads that write keep one: the background writer, or
 with writes on the request's path each compute slot."""
 
@@ -69,7 +69,7 @@ def decode_block(data: BytesLike) -> np.ndarray:
 
 
 class EncodedBlocks:
-    """A `service.cache.BlockCache` over a store of bytes: blocks encoded on the way in, decoded on the way out.
+    """A `service.blockcache.stores.BlockCache` over a store of bytes: blocks encoded on the way in, decoded on the way out.
 
     An entry that does not decode (written by something else, or damaged) is a
     miss, counted in `corrupt`, so the block is computed again and overwritten.

@@ -15,13 +15,13 @@ import numpy as np
 from rntk_core import KernelRidge, RNTKParams, pair_steps
 from rntk_core.payload import payload_metadata
 
-from .blocks import BlockGram, CacheStats
-from .errors import CorruptModel, InvalidInput, StoreUnavailable
-from .library import library_errors, to_params, to_sequences
+from ..api.schemas import FitRequest, FitResponse, LooCurve, ModelInfo, PredictRequest, PredictResponse
+from ..blockcache.assembly import BlockGram, CacheStats
+from ..errors import CorruptModel, InvalidInput, StoreUnavailable
+from ..settings import Settings
+from ..storage.models import ModelStore, new_model_id
+from .boundary import library_errors, to_params, to_sequences
 from .limits import check_request
-from .models_store import ModelStore, new_model_id
-from .schemas import FitRequest, FitResponse, LooCurve, ModelInfo, PredictRequest, PredictResponse
-from .settings import Settings
 
 
 def _finite_list(values: Any) -> Optional[list]:

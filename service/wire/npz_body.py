@@ -42,8 +42,8 @@ from pydantic import BaseModel
 
 from rntk_core import SequenceBatch
 
-from .errors import InvalidInput, LimitExceeded
-from .schemas import options_model
+from ..api.schemas import options_model
+from ..errors import InvalidInput, LimitExceeded
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from rntk_core import RNTKParams, SequenceBatch, as_sequences
 
-from .errors import InvalidInput
+from ..errors import InvalidInput
 
 _FIELD_FIRST = re.compile(r"^[A-Za-z_]\w*(\[\d+\])*(\.[A-Za-z_]\w*)?:")
 

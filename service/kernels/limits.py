@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .errors import LimitExceeded
-from .settings import Settings
+from ..errors import LimitExceeded
+from ..settings import Settings
 
 def check_batch(name: str, lengths: Sequence[int], settings: Settings) -> None:
     """Refuse a batch with too many sequences, too long a sequence or too many values."""

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from rntk_core import RNTKParams, pair_steps
 from starlette.responses import Response
 
-from .blocks import BlockGram, CacheStats
-from .encoding import matrices_response
-from .library import to_params, to_sequences
+from ..api.schemas import GramRequest
+from ..blockcache.assembly import BlockGram, CacheStats
+from ..settings import Settings
+from ..wire.answers import matrices_response
+from .boundary import to_params, to_sequences
 from .limits import check_request
-from .schemas import GramRequest
-from .settings import Settings
 
 
 @dataclass(frozen=True)
@@ -48,5 +48,5 @@ class GramService:
         shape = [len(xs), len(xs if zs is None else zs)]
         stats = CacheStats()
         matrices = self.blocks.compute(xs, zs, job.params, req.output, stats)
-        # the cache figures last: an exact repeat's JSON answer rewrites them (service.repeat_cache)
+        # the cache figures last: an exact repeat's JSON answer rewrites them (service.repeats.cache)
         return matrices_response(matrices, {"shape": shape, "cache": stats.as_dict()}, media_type)

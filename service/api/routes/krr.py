@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from ..deps import KrrDep, PlaceDep
-from ..routing import OrjsonRoute
+from ..route_class import OrjsonRoute
 from ..schemas import (MODEL_ID_HELP, MODEL_ID_PLACEHOLDER, Deleted, FitRequest, FitResponse, ModelInfo,
                        PredictRequest, PredictResponse)
 from ._responses import BODY_ERRORS, MODEL_ERRORS, NOT_FOUND

@@ -11,8 +11,8 @@ import time
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .encoding import dumps
-from .metrics import Metrics
+from ..metrics import Metrics
+from ..wire.answers import dumps
 
 
 def _too_large(limit: int) -> str:

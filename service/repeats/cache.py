@@ -35,13 +35,13 @@ from typing import Iterable, Mapping, Optional, Sequence
 
 import orjson
 
-from .cache import BytesLike
-from .encoding import JSON, dumps
-from .lru import SizedLRU
+from ..blockcache.stores import BytesLike
+from ..lru import SizedLRU
+from ..wire.answers import JSON, dumps
 
 HEADER_PREFIX = "x-rntk-"
 CACHE_MEMBER = b',"cache":'
-"""How a JSON answer's cache figures begin: its last member (`service.encoding.matrices_response`)."""
+"""How a JSON answer's cache figures begin: its last member (`service.wire.answers.matrices_response`)."""
 
 Slot = tuple[str, str, str, int, int]
 """Path, request media type, answer media type, body length, body fingerprint."""

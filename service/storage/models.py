@@ -21,8 +21,8 @@ from typing import Protocol
 
 from redis.exceptions import RedisError
 
-from .errors import ModelNotFound, RedisDown, StoreUnavailable
-from .lru import SizedLRU
+from ..errors import ModelNotFound, RedisDown, StoreUnavailable
+from ..lru import SizedLRU
 from .redis_link import RedisLink
 
 _ID_BYTES = 24

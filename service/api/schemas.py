@@ -7,7 +7,7 @@ the handler in `service.app` formats them. Response models document the
 answers in the OpenAPI schema, with a working example for each endpoint.
 
 A request model's ``BATCHES`` names its batches of sequences: they may also
-arrive as arrays in an ``application/x-npz`` body (`service.npz_body`), the
+arrive as arrays in an ``application/x-npz`` body (`service.wire.npz_body`), the
 other fields then as the JSON object that `options_model` validates.
 """
 

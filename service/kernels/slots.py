@@ -17,9 +17,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional, TypeVar
 
-from .errors import Overloaded
-from .metrics import Metrics
-from .thread_priority import COMPUTE_NICENESS, lower_this_thread
+from ..errors import Overloaded
+from ..metrics import Metrics
+from ..thread_priority import COMPUTE_NICENESS, lower_this_thread
 
 T = TypeVar("T")
 

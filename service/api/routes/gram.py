@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from ..deps import GramDep, MediaTypeDep, PlaceDep
-from ..routing import OrjsonRoute
+from ..route_class import OrjsonRoute
 from ..schemas import GramRequest, GramResponse
 from ._responses import BODY_ERRORS, MATRICES
 

@@ -3,7 +3,7 @@
 The in-process cache keeps the blocks themselves (read-only float64 arrays,
 often views of the Gram they were computed in, which then stays in memory
 with them): storing a block costs no copy. Redis holds named byte strings,
-and `service.block_codec.EncodedBlocks` turns blocks into bytes and back in
+and `service.blockcache.codec.EncodedBlocks` turns blocks into bytes and back in
 front of it. Failures never propagate: an unreachable Redis makes every lookup
 a miss and every write a no-op, counted in `errors`, until the link's breaker
 lets a call through again.
@@ -19,12 +19,12 @@ from typing import Iterable, Optional, Protocol, Sequence, TypeVar, Union
 import numpy as np
 from redis.exceptions import RedisError
 
-from .errors import RedisDown
-from .lru import SizedLRU
-from .redis_link import RedisLink
+from ..errors import RedisDown
+from ..lru import SizedLRU
+from ..storage.redis_link import RedisLink
 
 BytesLike = Union[bytes, memoryview]
-"""Bytes, or a read-only view of bytes (what Redis stores: `service.block_codec`)."""
+"""Bytes, or a read-only view of bytes (what Redis stores: `service.blockcache.codec`)."""
 
 Stored = Union[np.ndarray, bytes, memoryview]
 """A cached value: a Gram block (2-D float64, read-only), or bytes where the store holds bytes."""
@@ -42,7 +42,7 @@ class EntryStore(Protocol[V]):
     """Named entries, fetched and stored in batches: what the Gram code needs from a cache.
 
     A `BlockCache` holds Gram blocks; a remote store holds bytes
-    (`service.block_codec.EncodedBlocks` turns one into the other). Every
+    (`service.blockcache.codec.EncodedBlocks` turns one into the other). Every
     operation is best effort: a failure is a miss, or a write not made.
     """
 
@@ -204,7 +204,7 @@ def held_bytes(values: Iterable[Stored]) -> int:
 class RedisBlockCache:
     """Byte strings in Redis under ``<prefix>block:<name>``, each with a TTL; failures are misses.
 
-    An `EntryStore` of bytes: `service.block_codec.EncodedBlocks` makes it a `BlockCache`.
+    An `EntryStore` of bytes: `service.blockcache.codec.EncodedBlocks` makes it a `BlockCache`.
     """
 
     kind = "redis"

@@ -7,10 +7,10 @@ numbers that overflow float64, which JSON does not allow anyway; its
 422 ``json_invalid`` with the position.
 
 A route whose body model declares ``BATCHES`` computes, and also takes
-``Content-Type: application/x-npz`` (`service.npz_body`). Its request first
-takes a compute place (`service.compute`), so an overloaded service refuses
+``Content-Type: application/x-npz`` (`service.wire.npz_body`). Its request first
+takes a compute place (`service.kernels.slots`), so an overloaded service refuses
 it with 503 before reading or parsing anything; then its body, JSON or npz,
-is decoded and validated off the loop (`service.body_parsing`), and
+is decoded and validated off the loop (`service.api.body_parsing`), and
 FastAPI receives the finished request model in place of parsed JSON, so the
 endpoint, its dependencies and the service code are the same for both
 formats. The OpenAPI document lists both bodies.
@@ -26,9 +26,9 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import npz_body
-from .encoding import JSON, NPZ
-from .errors import Overloaded
+from ..wire import npz_body
+from ..errors import Overloaded
+from ..wire.answers import JSON, NPZ
 
 PLACE = "rntk.place"
 """Where a computing route's request keeps its compute `Place` (in the ASGI scope), for its endpoint."""

@@ -1,7 +1,7 @@
 """ASGI middleware that answers exact repeats of Gram requests from the answers kept for them.
 
 It sits in front of routing and validation, so a repeat costs reading its
-body, one look-up in `service.repeat_cache` and sending the kept answer; a
+body, one look-up in `service.repeats.cache` and sending the kept answer; a
 first request passes through unchanged (its body replayed to the app) and its
 answer is kept if it succeeded. Only requests that declare their length are
 looked at: the body cap in front of this layer has refused those that are too
@@ -16,9 +16,9 @@ from typing import Any, Optional
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .encoding import PartsResponse, media_type, negotiate
-from .metrics import Metrics
-from .repeat_cache import KeptAnswer, RepeatCache, kept
+from ..metrics import Metrics
+from ..wire.answers import PartsResponse, media_type, negotiate
+from .cache import KeptAnswer, RepeatCache, kept
 
 
 class RepeatAnswers:
