@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 
-from .conftest import make_settings
+from ..conftest import make_settings
 
 GOOD_X = [[0.1, 0.2, 0.3], [0.5, -0.5]]
 

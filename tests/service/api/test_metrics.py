@@ -16,8 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from service.app import create_app
 
-from .conftest import make_settings
-from .helpers import batch
+from ..conftest import make_settings
+from ..helpers import batch
 
 
 def cache_gauges(client: TestClient) -> dict[tuple[str, str], float]:

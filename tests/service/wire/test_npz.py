@@ -20,10 +20,10 @@ from hypothesis import settings as hyp_settings
 from rntk_core import KernelRidge, RNTKParams
 from service.app import create_app
 
-from .conftest import make_settings
-from .helpers import (assert_matches_core, post_npz, batch, expected, load_npy, load_npz, npz, npz_body,
+from ..conftest import make_settings
+from ..helpers import (assert_matches_core, post_npz, batch, expected, load_npy, load_npz, npz, npz_body,
                       request_entry)
-from .npz_strategies import npz_bodies
+from ..npz_strategies import npz_bodies
 
 
 @pytest.fixture

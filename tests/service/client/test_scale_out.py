@@ -26,8 +26,8 @@ import redis
 from rntk_core import KernelRidge, RNTKParams
 from service.client import RNTKClient, RNTKError
 
-from .conftest import REPO_ROOT, RedisServer, ServiceProcess
-from .helpers import assert_matches_core, batch
+from ..conftest import REPO_ROOT, RedisServer, ServiceProcess
+from ..helpers import assert_matches_core, batch
 
 BLOCK = 4
 

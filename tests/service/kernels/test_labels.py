@@ -29,8 +29,8 @@ from hypothesis import strategies as st
 
 from service.app import create_app
 
-from .conftest import make_settings
-from .helpers import npz_body, post_npz
+from ..conftest import make_settings
+from ..helpers import npz_body, post_npz
 
 
 def sequences(n: int) -> list[list[float]]:

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 
-from .conftest import make_settings
-from .helpers import assert_matches_core, batch, expected, load_npy, load_npz
+from ..conftest import make_settings
+from ..helpers import assert_matches_core, batch, expected, load_npy, load_npz
 
 
 @pytest.mark.parametrize(

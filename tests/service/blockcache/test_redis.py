@@ -12,8 +12,8 @@ from service.app import create_app
 from service.blockcache.stores import RedisBlockCache
 from service.storage.redis_link import RedisLink
 
-from .conftest import make_settings
-from .helpers import assert_matches_core, batch, expected
+from ..conftest import make_settings
+from ..helpers import assert_matches_core, batch, expected
 
 
 def test_blocks_and_models_live_in_redis(redis_client, redis_server):

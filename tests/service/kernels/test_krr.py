@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from rntk_core import KernelRidge, RNTKParams
 from service.app import create_app
 
-from .conftest import make_settings
-from .helpers import batch
+from ..conftest import make_settings
+from ..helpers import batch
 
 PARAMS = {"sigma_b": 0.1, "sigma_h": 0.2}
 

@@ -26,8 +26,8 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 
-from .conftest import make_settings
-from .npz_strategies import npz_bodies
+from ..conftest import make_settings
+from ..npz_strategies import npz_bodies
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
 

@@ -11,8 +11,8 @@ import pytest
 
 from service.app import create_app
 
-from .conftest import make_settings
-from .helpers import assert_matches_core, batch
+from ..conftest import make_settings
+from ..helpers import assert_matches_core, batch
 
 
 def _long_batch(seed: int, n: int = 700, t: int = 400) -> list:

@@ -20,8 +20,8 @@ from starlette.routing import Mount
 from service.app import create_app
 from service.storage.models import new_model_id
 
-from .conftest import make_settings
-from .helpers import batch
+from ..conftest import make_settings
+from ..helpers import batch
 
 TRIED = ("GET", "POST", "PUT", "PATCH", "DELETE")
 

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from service.repeats.cache import KeptAnswer, RepeatCache, fingerprint
 
-from .conftest import make_settings
-from .helpers import assert_matches_core, batch, load_npy, load_npz, npz_body, post_npz
+from ..conftest import make_settings
+from ..helpers import assert_matches_core, batch, load_npy, load_npz, npz_body, post_npz
 
 NPY = {"Accept": "application/x-npy"}
 
