@@ -145,10 +145,7 @@ class KernelRidge:
     def __repr__(self) -> str:
         return f"KernelRidge({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
 
-    @property
-    def state_(self) -> FittedState:
-        """The fitted state (`NotFittedError` before a fit)."""
-        return self._state()
+    state_ = property(lambda self: self._state(), doc="The fitted state (`NotFittedError` before a fit).")
 
     # fitting
 
@@ -163,17 +160,7 @@ class KernelRidge:
             Regression: numbers, shape (N,) or (N, n_outputs). Classification:
             N hashable labels, at least two distinct.
 
-        Returns
-        -------
-        self
-
-        Raises
-        ------
-        ValueError
-            Naming the field at fault: ``task``, ``kernel``, ``ridge``,
-            ``params``, ``X[i]`` or ``y``.
-        NotPositiveDefiniteError
-            K + λI cannot be factorised (a ValueError).
+        Returns self; raises as `fit_gram` does, naming ``X[i]`` for a bad sequence.
         """
         task, kernel, _, params = check_settings(self.task, self.kernel, self.ridge, self.params)
         xs = as_sequences(X, "X")
@@ -202,7 +189,8 @@ class KernelRidge:
         Raises
         ------
         ValueError
-            Naming the field at fault (``K``, ``y``, ``X``, or a setting as in `fit`).
+            Naming the field at fault: ``task``, ``kernel``, ``ridge``,
+            ``params``, ``K``, ``X`` or ``y``.
         NotPositiveDefiniteError
             K + λI cannot be factorised (a ValueError).
         """
@@ -222,7 +210,7 @@ class KernelRidge:
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Raw outputs K(X*, X)α: `decision_function_gram` on the cross Gram of X and the training set."""
-        return self.decision_function_gram(self._cross_gram(self._new_sequences(X)))
+        return self.decision_function_gram(self._cross_gram(X)[1])
 
     def decision_function_gram(self, K: Any) -> np.ndarray:
         """Raw outputs K(X*, X)α from a precomputed cross Gram.
@@ -264,9 +252,9 @@ class KernelRidge:
         state = self._state()
         if return_std:
             _solver.check_std(state)
-        zs = self._new_sequences(X)
+        zs, K = self._cross_gram(X)
         K_diag = gram_diagonal(zs, params=state.params, output="nngp") if return_std else None
-        return self.predict_gram(self._cross_gram(zs), return_std=return_std, K_diag=K_diag)
+        return self.predict_gram(K, return_std=return_std, K_diag=K_diag)
 
     def predict_gram(self, K: Any, return_std: bool = False, K_diag: Any = None):
         """Predict from a precomputed cross Gram K(X*, X): what `predict` returns for X*.
@@ -322,17 +310,14 @@ class KernelRidge:
             raise NotFittedError("This KernelRidge is not fitted yet; call fit(X, y) first")
         return state
 
-    def _new_sequences(self, X: Any) -> SequenceBatch:
-        """New sequences validated against the training set's features (which a Gram-only model lacks)."""
-        train = self._state().X
-        if train is None:
+    def _cross_gram(self, X: Any) -> tuple[SequenceBatch, np.ndarray]:
+        """New sequences validated against the training set's features, and their cross Gram with it."""
+        state = self._state()
+        if state.X is None:
             raise ValueError(
                 "X: this model was fitted by fit_gram without its training sequences, so it predicts only "
                 "from cross Grams (predict_gram, decision_function_gram); pass X to fit_gram to predict "
                 "from sequences"
             )
-        return as_sequences(X, "X", m=train.m)
-
-    def _cross_gram(self, zs: SequenceBatch) -> np.ndarray:
-        state = self._state()
-        return gram(zs, state.X, params=state.params, output=state.kernel)
+        zs = as_sequences(X, "X", m=state.X.m)
+        return zs, gram(zs, state.X, params=state.params, output=state.kernel)
