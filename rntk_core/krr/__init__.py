@@ -1,4 +1,4 @@
-"""Kernel ridge regression on the RNTK/NNGP kernels and its saved-model format; imports only rntk_core's kernel modules (gram, params, sequences), never the service."""
+"""Kernel ridge regression on the RNTK/NNGP kernels and its saved-model format; may import only rntk_core.gram, .params, .sequences and rntk_core.__version__ (never the service)."""
 
 from ._linalg import NotPositiveDefiniteError
 from ._solver import AUTO_RIDGE_GRID
