@@ -271,9 +271,10 @@ def _final_kernelridge(kernel: str, data: Data, grid: dict, hyper: dict, chosen:
     """Refit the chosen KRR configuration with `rntk_core.KernelRidge` and score it on the test set.
 
     The RNTK goes through KernelRidge with its own parameters (its Gram
-    computed by `rntk_core.gram`); the other kernels through its ``gram_fn``
-    hook on the precomputed matrix. The accuracy reported is KernelRidge's;
-    the agreement with the eigendecomposition path used for CV is recorded.
+    computed by `rntk_core.gram`); the other kernels through its precomputed
+    mode (``fit_gram`` / ``predict_gram``) on their matrices. The accuracy
+    reported is KernelRidge's; the agreement with the eigendecomposition path
+    used for CV is recorded.
     """
     from rntk_core import KernelRidge
 

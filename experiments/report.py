@@ -236,7 +236,7 @@ def classification(r: dict) -> list[str]:
     lines += [
         "",
         f"The KRR test accuracies are `rntk_core.KernelRidge`'s own (the RNTK with its own Gram; the other kernels "
-        f"through its `gram_fn` hook on the precomputed matrix); they equal those of the eigendecomposition path "
+        f"through its precomputed mode, `fit_gram` / `predict_gram`, on their matrices); they equal those of the eigendecomposition path "
         f"used for cross-validation in {agree} of {len(checks)} cases."
         + (" KernelRidge refused: " + "; ".join(errors) if errors else ""),
         "",

@@ -10,7 +10,7 @@ singular (condition number at least 1/(N·eps), the bound `KernelRidge`'s
 Cholesky check enforces) is not a candidate.
 
 `fit_predict_kernelridge` runs the project's own `KernelRidge` on a
-precomputed matrix through its ``gram_fn`` hook, for the final fits.
+precomputed matrix (its ``fit_gram`` / ``predict_gram``), for the final fits.
 """
 
 from __future__ import annotations
@@ -65,21 +65,15 @@ def fit_predict_kernelridge(
 ):
     """Fit `rntk_core.KernelRidge` on rows `train` of a precomputed Gram and predict rows `test`.
 
-    The model's "sequences" are the indices into `K_full` and its ``gram_fn``
-    looks the blocks up, so the fit and prediction are exactly KernelRidge's
+    `KernelRidge.fit_gram` on ``K_full[train, train]`` and ``predict_gram`` on
+    ``K_full[test, train]``: exactly KernelRidge's fit and prediction
     (Cholesky solve, target coding, argmax), on any kernel.
     """
     from rntk_core import KernelRidge
 
-    def lookup(X, Z=None, *, params=None, output="ntk"):
-        rows = np.array([int(s[0, 0]) for s in X])
-        cols = rows if Z is None else np.array([int(s[0, 0]) for s in Z])
-        return K_full[np.ix_(rows, cols)]
-
-    as_seqs = lambda idx: [np.array([[float(i)]]) for i in idx]  # noqa: E731
-    model = KernelRidge(ridge=float(ridge), task=task, gram_fn=lookup)
-    model.fit(as_seqs(train), y_train)
-    return model.predict(as_seqs(test)), model
+    model = KernelRidge(ridge=float(ridge), task=task)
+    model.fit_gram(K_full[np.ix_(train, train)], y_train)
+    return model.predict_gram(K_full[np.ix_(test, train)]), model
 
 
 def cv_ridge_scores(

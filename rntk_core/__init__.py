@@ -4,6 +4,8 @@ The kernels of an infinitely wide Elman RNN for batches of variable-length,
 multivariate sequences, and kernel ridge regression on them.
 """
 
+__version__ = "0.1.0"  # before the imports: the payload format records it
+
 # First: the settings Numba and OpenMP read when they load (vector width, idle threads).
 from . import config  # noqa: F401
 
@@ -20,16 +22,14 @@ from .tiling import Block, block_bounds, block_plan, tiled_gram  # noqa: E402
 # The work a Gram asks for, from lengths alone
 from .cost import pair_steps  # noqa: E402
 
-# Learning: kernel ridge regression and classification on the kernels
-from .krr import KernelRidge  # noqa: E402
-
-__version__ = "0.1.0"
+# Learning: kernel ridge regression and classification on the kernels, and saved models' metadata
+from .krr import KernelRidge, payload_metadata  # noqa: E402
 
 __all__ = [
     "RNTKParams", "ACTIVATIONS", "DIRECTIONS", "MAX_LAYERS",
     "SequenceBatch", "as_sequences",
     "gram", "gram_diagonal", "Block", "block_bounds", "block_plan", "tiled_gram",
     "pair_steps",
-    "KernelRidge",
+    "KernelRidge", "payload_metadata",
     "__version__",
 ]

@@ -24,8 +24,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from rntk_core import (Block, RNTKParams, SequenceBatch, as_sequences, block_bounds, block_plan, gram,
-                       pair_steps)
+from rntk_core import Block, RNTKParams, SequenceBatch, block_bounds, block_plan, gram, pair_steps
 
 from ..kernels.boundary import overflow_error
 from ..metrics import Metrics
@@ -140,17 +139,6 @@ class BlockGram:
         for matrix in out.values():
             matrix.flags.writeable = False
         return out
-
-    def gram_fn(self, stats: CacheStats):
-        """A `gram(X, Z=None, *, params, output)` look-alike that goes through this cache."""
-
-        def fn(X, Z=None, *, params: RNTKParams, output: str = "ntk"):
-            xs = as_sequences(X, "X")
-            zs = None if Z is None else as_sequences(Z, "Z", m=xs.m)
-            found = self.compute(xs, zs, params, output, stats)
-            return (found["ntk"], found["nngp"]) if output == "both" else found[output]
-
-        return fn
 
     # internals
 

@@ -1,8 +1,10 @@
 """What the ``/krr`` routes do, apart from HTTP: fit, store, load and predict with `KernelRidge`.
 
-Every Gram the estimator needs goes through the block cache (its ``gram_fn``),
-so a fit after ``/gram`` on the same data computes nothing, and a prediction
-computes only the cross blocks between the new and the training sequences.
+Every Gram the estimator needs comes from the block cache and is handed to
+its precomputed-kernel methods (`KernelRidge.fit_gram`, ``predict_gram``,
+``decision_function_gram``), so a fit after ``/gram`` on the same data
+computes nothing, and a prediction computes only the cross blocks between the
+new and the training sequences, once, for its labels, scores and std alike.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from rntk_core import KernelRidge, RNTKParams, pair_steps
-from rntk_core.payload import payload_metadata
+from rntk_core import KernelRidge, RNTKParams, gram_diagonal, pair_steps, payload_metadata
 
 from ..api.schemas import FitRequest, FitResponse, LooCurve, ModelInfo, PredictRequest, PredictResponse
 from ..blockcache.assembly import BlockGram, CacheStats
@@ -56,10 +57,10 @@ class KrrService:
         """Fit, store the payload under a new id, describe the model (runs in a compute slot)."""
         xs = to_sequences(req.X, "X")
         stats = CacheStats()
-        model = KernelRidge(params=params, ridge=req.ridge, kernel=req.kernel, task=req.task,
-                            gram_fn=self.blocks.gram_fn(stats))
+        model = KernelRidge(params=params, ridge=req.ridge, kernel=req.kernel, task=req.task)
+        K = self.blocks.compute(xs, None, params, req.kernel, stats)[req.kernel]
         with library_errors():
-            model.fit(xs, req.y)
+            model.fit_gram(K, req.y, X=xs)
             payload = model.to_bytes()
         self._require_store()
         model_id = new_model_id()
@@ -85,23 +86,23 @@ class KrrService:
     def predict(self, req: PredictRequest) -> PredictResponse:
         """Load the model, check the cross-Gram work, predict (runs in a compute slot)."""
         stats = CacheStats()
-        model = self._load(req.model_id, stats)
+        model = self._load(req.model_id)
         train = [s.shape[0] for s in model.X_fit_]
         test = [len(s) for s in req.X]
         check_request({"X": test}, pair_steps(test, train, model.params_), self.settings,
                       len(test) * len(train))
         xs = to_sequences(req.X, "X", m=model.X_fit_[0].shape[1])
+        kernel = model.state_.kernel
+        K = self.blocks.compute(xs, model.X_fit_, model.params_, kernel, stats)[kernel]
         scores = std = None
         with library_errors():
             if model.classes_ is not None:
-                scores = model.decision_function(xs)
-                predictions = model.classes_[np.argmax(scores, axis=1)]
-                if req.return_std:
-                    _, std = model.predict(xs, return_std=True)
-            elif req.return_std:
-                predictions, std = model.predict(xs, return_std=True)
+                scores = model.decision_function_gram(K)
+            if req.return_std:
+                K_diag = gram_diagonal(xs, params=model.params_, output="nngp") if kernel == "nngp" else None
+                predictions, std = model.predict_gram(K, return_std=True, K_diag=K_diag)
             else:
-                predictions = model.predict(xs)
+                predictions = model.predict_gram(K)
         for name, values in (("predictions", predictions), ("scores", scores), ("std", std)):
             if values is not None:
                 _check_outputs(name, np.asarray(values))
@@ -127,10 +128,10 @@ class KrrService:
         """Remove a stored model."""
         self.store.delete(model_id)
 
-    def _load(self, model_id: str, stats: CacheStats) -> KernelRidge:
+    def _load(self, model_id: str) -> KernelRidge:
         payload = self.store.get(model_id)
         try:
-            return KernelRidge.from_bytes(payload, gram_fn=self.blocks.gram_fn(stats))
+            return KernelRidge.from_bytes(payload)
         except ValueError as exc:
             raise CorruptModel(f"model {model_id!r} is stored but unreadable: {exc}") from exc
 

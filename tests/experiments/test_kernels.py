@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from experiments import kernels
-from experiments.ridge import cv_ridge_scores, ridge_path
+from experiments.ridge import cv_ridge_scores, fit_predict_kernelridge, ridge_path
 
 
 def _relu_expectations(k11: float, k22: float, k12: float) -> tuple[float, float]:
@@ -123,3 +123,20 @@ def test_cv_ridge_scores_is_minus_the_mean_validation_error():
             err += float(np.sum((K[np.ix_(va, tr)] @ alpha - y[va]) ** 2))
         want.append(-err / 12)
     np.testing.assert_allclose(got, want, rtol=1e-9)
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_kernelridge_on_a_precomputed_matrix_matches_a_dense_solve(task):
+    rng = np.random.default_rng(5)
+    F = rng.normal(size=(30, 4))
+    K = np.exp(-0.5 * ((F[:, None, :] - F[None, :, :]) ** 2).sum(axis=2))
+    train, test = np.arange(0, 30, 3)[::-1], np.setdiff1d(np.arange(30), np.arange(0, 30, 3))
+    y = np.sin(F[train, 0]) if task == "regression" else np.where(F[train, 1] > 0, "b", "a")
+    predicted, model = fit_predict_kernelridge(K, train, test, y, 0.05, task)
+    Y = y if task == "regression" else (y[:, None] == np.array(["a", "b"])) - 0.5
+    dense = K[np.ix_(test, train)] @ np.linalg.solve(K[np.ix_(train, train)] + 0.05 * np.eye(len(train)), Y)
+    if task == "regression":
+        assert np.allclose(predicted, dense, rtol=1e-10, atol=1e-12)
+    else:
+        assert predicted.tolist() == np.array(["a", "b"])[np.argmax(dense, axis=1)].tolist()
+    assert model.X_fit_ is None and model.ridge_ == 0.05

@@ -8,7 +8,7 @@ import pytest
 from rntk_core import KernelRidge, RNTKParams, gram, gram_diagonal
 from rntk_core.datasets import load_ts, unit_norm
 from rntk_core.krr import AUTO_RIDGE_GRID, NotFittedError, NotPositiveDefiniteError
-from rntk_core import _krr_linalg as la
+from rntk_core.krr import _linalg as la
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 PARAMS = RNTKParams(sigma_b=0.1, sigma_h=0.0)
@@ -252,24 +252,82 @@ def test_predict_before_fit_and_on_wrong_features(data):
         model.predict([np.ones((4, 3))])
 
 
-# gram_fn: every Gram of fit and predict goes through it
+# precomputed Grams: fit and predict are fit_gram and predict_gram on rntk_core.gram's matrices
 
 
-def test_gram_fn_is_used_for_every_gram(data):
+@pytest.mark.parametrize("kernel", ["ntk", "nngp"])
+@pytest.mark.parametrize("task", ["regression", "classification"])
+@pytest.mark.parametrize("ridge", [0.1, "auto"])
+def test_precomputed_grams_give_the_fit_and_predictions_bit_for_bit(data, kernel, task, ridge):
+    X, Z, y, Y = data
+    targets = np.where(y > 0, "pos", "neg") if task == "classification" else Y
+    own = KernelRidge(params=PARAMS, ridge=ridge, kernel=kernel, task=task).fit(X, targets)
+    pre = KernelRidge(params=PARAMS, ridge=ridge, kernel=kernel, task=task).fit_gram(
+        gram(X, params=PARAMS, output=kernel), targets)
+    assert pre.X_fit_ is None and pre.ridge_ == own.ridge_
+    assert np.array_equal(pre.dual_coef_, own.dual_coef_) and np.array_equal(pre.cholesky_, own.cholesky_)
+    cross = gram(Z, X, params=PARAMS, output=kernel)
+    assert np.array_equal(pre.decision_function_gram(cross), own.decision_function(Z))
+    assert np.array_equal(pre.predict_gram(cross), own.predict(Z))
+    if kernel == "nngp":
+        diag = gram_diagonal(Z, params=PARAMS, output="nngp")
+        for a, b in zip(pre.predict_gram(cross, return_std=True, K_diag=diag), own.predict(Z, return_std=True)):
+            assert np.array_equal(a, b)
+
+
+def test_fit_gram_with_sequences_predicts_from_sequences_and_saves(data):
     X, Z, y, _ = data
-    calls = []
+    own = KernelRidge(params=PARAMS, ridge=0.1, kernel="nngp").fit(X, y)
+    pre = KernelRidge(params=PARAMS, ridge=0.1, kernel="nngp").fit_gram(gram(X, params=PARAMS, output="nngp"), y, X=X)
+    for a, b in zip(pre.predict(Z, return_std=True), own.predict(Z, return_std=True)):
+        assert np.array_equal(a, b)
+    assert pre.to_bytes() == own.to_bytes()
 
-    def counting(A, B=None, *, params, output):
-        calls.append((len(A), None if B is None else len(B), output))
-        return gram(A, B, params=params, output=output)
 
-    own = KernelRidge(params=PARAMS, ridge=0.1, kernel="nngp", gram_fn=counting).fit(X, y)
-    ref = KernelRidge(params=PARAMS, ridge=0.1, kernel="nngp").fit(X, y)
-    assert np.array_equal(own.predict(Z, return_std=True)[1], ref.predict(Z, return_std=True)[1])
-    assert calls == [(24, None, "nngp"), (9, 24, "nngp")]
-    broken = KernelRidge(ridge=0.1, gram_fn=lambda A, B=None, *, params, output: np.eye(3))
-    with pytest.raises(ValueError, match=r"^gram_fn: returned shape \(3, 3\), expected \(24, 24\)"):
-        broken.fit(X, y)
+def test_precomputed_grams_are_checked(data):
+    X, Z, y, _ = data
+    K = gram(X, params=PARAMS)
+    model = KernelRidge(params=PARAMS, ridge=0.1)
+    with pytest.raises(ValueError, match=r"^K: expected a square \(N, N\) training Gram K\(X, X\), got shape \(24, 9\)"):
+        model.fit_gram(K[:, :9], y)
+    with pytest.raises(ValueError, match=r"^K: expected a square .* got shape \(24,\)"):
+        model.fit_gram(np.diag(K), y)
+    with pytest.raises(ValueError, match=r"^K: contains NaN or infinite values"):
+        model.fit_gram(np.where(np.eye(24) > 0, np.nan, K), y)
+    skew = K.copy()
+    skew[0, 1] += 1.0
+    with pytest.raises(ValueError, match=r"^K: a training Gram K\(X, X\) must be symmetric"):
+        model.fit_gram(skew, y)
+    with pytest.raises(ValueError, match=r"^K: must be a matrix of numbers"):
+        model.fit_gram([["a"] * 24] * 24, y)
+    with pytest.raises(ValueError, match=r"^y: has 9 targets but X has 24 sequences"):
+        model.fit_gram(K, y[:9])
+    with pytest.raises(ValueError, match=r"^X: has 9 sequences but K is a Gram of 24"):
+        model.fit_gram(K, y, X=X[:9])
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        model.predict_gram(K)
+
+    model.fit_gram(K, y)
+    cross = gram(Z, X, params=PARAMS)
+    with pytest.raises(ValueError, match=r"^K: expected a cross Gram K\(X\*, X\) of shape \(M, 24\), got shape \(24, 9\)"):
+        model.predict_gram(cross.T)
+    with pytest.raises(ValueError, match=r"^K: expected a cross Gram"):
+        model.decision_function_gram(cross[0])
+    with pytest.raises(ValueError, match=r"^X: this model was fitted by fit_gram without its training sequences"):
+        model.predict(Z)
+    with pytest.raises(ValueError, match=r"^X: this model holds no training sequences"):
+        model.to_bytes()
+    with pytest.raises(ValueError, match=r"^return_std: .*kernel='nngp'"):
+        model.predict_gram(cross, return_std=True, K_diag=np.ones(9))
+
+    gp = KernelRidge(params=PARAMS, ridge=0.1, kernel="nngp").fit_gram(gram(X, params=PARAMS, output="nngp"), y)
+    cross = gram(Z, X, params=PARAMS, output="nngp")
+    with pytest.raises(ValueError, match=r"^K_diag: return_std needs the prior variances"):
+        gp.predict_gram(cross, return_std=True)
+    with pytest.raises(ValueError, match=r"^K_diag: expected shape \(9,\)"):
+        gp.predict_gram(cross, return_std=True, K_diag=np.ones(8))
+    with pytest.raises(ValueError, match=r"^K_diag: contains NaN"):
+        gp.predict_gram(cross, return_std=True, K_diag=np.full(9, np.inf))
 
 
 # estimator protocol and scores
@@ -278,7 +336,7 @@ def test_gram_fn_is_used_for_every_gram(data):
 def test_estimator_protocol(data):
     X, Z, y, _ = data
     model = KernelRidge(params=PARAMS, ridge=0.5)
-    assert vars(model) == {"params": PARAMS, "ridge": 0.5, "kernel": "ntk", "task": "regression", "gram_fn": None}
+    assert vars(model) == {"params": PARAMS, "ridge": 0.5, "kernel": "ntk", "task": "regression"}
     assert model.fit(X, y) is model
     clone = KernelRidge(**model.get_params()).set_params(ridge=2.0)
     assert clone.ridge == 2.0 and not hasattr(clone, "dual_coef_")

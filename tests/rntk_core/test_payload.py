@@ -8,7 +8,7 @@ import pytest
 
 from rntk_core import KernelRidge, RNTKParams, __version__, gram
 from rntk_core.krr import NotFittedError
-from rntk_core.payload import FORMAT_NAME, FORMAT_VERSION, payload_metadata
+from rntk_core.krr.payload import FORMAT_NAME, FORMAT_VERSION, payload_metadata
 
 PARAMS = RNTKParams(n_layers=2, sigma_w=[1.3, 1.4], sigma_b=0.2, sigma_h=0.3, direction="bidirectional")
 
@@ -88,17 +88,14 @@ def test_ntk_payload_carries_no_cholesky_factor(data):
         loaded.predict(Z, return_std=True)
 
 
-def test_loaded_model_uses_the_given_gram_fn(data):
+def test_loaded_model_predicts_from_precomputed_grams(data):
     X, Z, y = data
-    calls = []
-
-    def counting(A, B=None, *, params, output):
-        calls.append(output)
-        return gram(A, B, params=params, output=output)
-
-    model = KernelRidge(params=PARAMS, ridge=0.1).fit(X, y)
-    loaded = KernelRidge.from_bytes(model.to_bytes(), gram_fn=counting)
-    assert np.array_equal(loaded.predict(Z), model.predict(Z)) and calls == ["ntk"]
+    model = KernelRidge(params=PARAMS, ridge=0.1, kernel="nngp").fit(X, y)
+    loaded = KernelRidge.from_bytes(model.to_bytes())
+    cross = gram(Z, X, params=PARAMS, output="nngp")
+    diag = np.diag(gram(Z, params=PARAMS, output="nngp"))
+    for a, b in zip(loaded.predict_gram(cross, return_std=True, K_diag=diag), model.predict(Z, return_std=True)):
+        assert np.array_equal(a, b)
 
 
 def test_labels_that_are_not_json_scalars_are_refused_at_save(data):

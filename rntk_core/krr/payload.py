@@ -1,4 +1,7 @@
-"""A fitted `KernelRidge` as a safe, versioned, self-describing payload.
+"""A fitted model (`FittedState`) as a safe, versioned, self-describing payload.
+
+`KernelRidge.to_bytes` / ``from_bytes`` call `dumps` / `loads`; this module
+works on the fitted state alone and never imports the estimator.
 
 The payload is a NumPy `.npz` archive, read back with ``allow_pickle=False``,
 so loading it executes nothing. It holds plain arrays and one JSON document:
@@ -38,54 +41,58 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import __version__
-from .krr import KERNELS, TASKS, GramFn, KernelRidge, check_ridge, same_labels
-from .params import RNTKParams
-from .sequences import as_sequences
+from .. import __version__
+from ..params import RNTKParams
+from ..sequences import as_sequences
+from ._labels import labels_from_json, labels_to_json
+from .state import KERNELS, TASKS, FittedState, check_ridge
 
 FORMAT_NAME = "rntk_core.KernelRidge"
 FORMAT_VERSION = 1
-_LABEL_KINDS = "UbiufO"
-"""dtype kinds a label array may have: str, bool, int, unsigned, float, object."""
 _ARRAYS = {"metadata", "sequences", "lengths", "dual_coef", "cholesky"}
 
 __all__ = ["dumps", "loads", "payload_metadata", "FORMAT_NAME", "FORMAT_VERSION"]
 
 
-def dumps(model: KernelRidge) -> bytes:
-    """Serialize a fitted model (``model.to_bytes()`` calls this).
+def dumps(state: FittedState) -> bytes:
+    """Serialize a fitted model (``KernelRidge.to_bytes`` calls this).
 
     Raises
     ------
     ValueError
-        If a class label is not a JSON scalar (str, int, finite float, bool)
-        or is a str holding a surrogate code point (not Unicode text).
+        If the model holds no training sequences (fitted on a Gram alone), if
+        a class label is not a JSON scalar (str, int, finite float, bool) or
+        is a str holding a surrogate code point (not Unicode text).
     """
-    model._check_fitted()
-    xs = model.X_fit_
+    xs = state.X
+    if xs is None:
+        raise ValueError(
+            "X: this model holds no training sequences (fit_gram was called without X), and a saved "
+            "model must predict from sequences; pass the training sequences to fit_gram as X"
+        )
     lengths = np.array([s.shape[0] for s in xs], dtype=np.int64)
-    dual = np.ascontiguousarray(model.dual_coef_, dtype=np.float64)
+    dual = np.ascontiguousarray(state.dual_coef, dtype=np.float64)
     meta: dict[str, Any] = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "library_version": __version__,
-        "params": model.params_.to_dict(),
-        "kernel": model.kernel,
-        "task": model.task,
-        "ridge": model.ridge_,
-        "ridge_setting": "auto" if model.loo_curve_ is not None else model.ridge_,
-        "classes": None if model.classes_ is None else _labels_to_json(model.classes_),
-        "classes_dtype": None if model.classes_ is None else model.classes_.dtype.str,
+        "params": state.params.to_dict(),
+        "kernel": state.kernel,
+        "task": state.task,
+        "ridge": state.ridge,
+        "ridge_setting": state.ridge_setting,
+        "classes": None if state.classes is None else labels_to_json(state.classes),
+        "classes_dtype": None if state.classes is None else state.classes.dtype.str,
         "n_train": len(xs),
         "m": int(xs[0].shape[1]),
         "min_length": int(lengths.min()),
         "max_length": int(lengths.max()),
         "n_outputs": int(dual.shape[1]) if dual.ndim == 2 else 1,
         "output_ndim": int(dual.ndim),
-        "has_cholesky": model.kernel == "nngp" and model.cholesky_ is not None,
-        "loo_curve": None if model.loo_curve_ is None else {
+        "has_cholesky": state.kernel == "nngp" and state.cholesky is not None,
+        "loo_curve": None if state.loo_curve is None else {
             key: [float(v) if math.isfinite(v) else None for v in values.tolist()]
-            for key, values in model.loo_curve_.items()
+            for key, values in state.loo_curve.items()
         },
     }
     arrays = {
@@ -95,7 +102,7 @@ def dumps(model: KernelRidge) -> bytes:
         "dual_coef": dual,
     }
     if meta["has_cholesky"]:
-        L = model.cholesky_
+        L = state.cholesky
         arrays["cholesky"] = np.concatenate([L[i, : i + 1] for i in range(L.shape[0])])
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
@@ -114,15 +121,13 @@ def payload_metadata(data: bytes) -> dict[str, Any]:
         return _metadata(archive)
 
 
-def loads(data: bytes, *, gram_fn: Optional[GramFn] = None) -> KernelRidge:
-    """Rebuild the model `dumps` saved, validating every array against the metadata.
+def loads(data: bytes) -> FittedState:
+    """The fitted state `dumps` saved, every array validated against the metadata.
 
     Parameters
     ----------
     data : bytes
         A payload from `dumps` / ``KernelRidge.to_bytes``.
-    gram_fn : callable, optional
-        The Gram function of the rebuilt model (not stored in payloads).
 
     Raises
     ------
@@ -136,7 +141,7 @@ def loads(data: bytes, *, gram_fn: Optional[GramFn] = None) -> KernelRidge:
             raise ValueError(f"payload: unexpected array {unknown[0]!r}")
         arrays = {name: _array(archive, name) for name in _ARRAYS - {"metadata"} if name in archive.files}
     try:
-        return _rebuild(meta, arrays, gram_fn)
+        return _rebuild(meta, arrays)
     except (KeyError, TypeError) as exc:
         raise ValueError(f"payload: corrupt metadata ({type(exc).__name__}: {exc})") from None
 
@@ -181,7 +186,7 @@ def _metadata(archive: Any) -> dict[str, Any]:
     return meta
 
 
-def _rebuild(meta: dict[str, Any], arrays: dict[str, np.ndarray], gram_fn: Optional[GramFn]) -> KernelRidge:
+def _rebuild(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> FittedState:
     task, kernel = meta["task"], meta["kernel"]
     if task not in TASKS or kernel not in KERNELS:
         raise ValueError(f"payload: unknown task {task!r} or kernel {kernel!r}")
@@ -190,40 +195,38 @@ def _rebuild(meta: dict[str, Any], arrays: dict[str, np.ndarray], gram_fn: Optio
     except ValueError as exc:
         raise ValueError(f"payload: invalid params ({exc})") from None
     n, m, k = _count(meta, "n_train", 1), _count(meta, "m", 1), _count(meta, "n_outputs", 1)
-    model = KernelRidge(params=params, ridge=_ridge(meta, "ridge_setting"),
-                        kernel=kernel, task=task, gram_fn=gram_fn)
+    ridge_setting = _ridge(meta, "ridge_setting")
 
     lengths = _expect(arrays, "lengths", (n,), "i")
     if np.any(lengths < 1):
         raise ValueError("payload: 'lengths' holds a length below 1")
     sequences = _expect(arrays, "sequences", (int(lengths.sum()), m), "f")
-    model.X_fit_ = as_sequences(np.split(sequences, np.cumsum(lengths)[:-1]), "payload sequences")
+    xs = as_sequences(np.split(sequences, np.cumsum(lengths)[:-1]), "payload sequences")
 
     output_ndim = meta["output_ndim"]
     if output_ndim not in (1, 2) or (output_ndim == 1 and k != 1):
         raise ValueError(f"payload: inconsistent output_ndim {output_ndim!r} for n_outputs {k}")
-    model.dual_coef_ = _expect(arrays, "dual_coef", (n,) if output_ndim == 1 else (n, k), "f")
+    dual_coef = _expect(arrays, "dual_coef", (n,) if output_ndim == 1 else (n, k), "f")
 
-    model.classes_ = None
+    classes = None
     if task == "classification":
-        model.classes_ = _labels_from_json(meta["classes"], meta["classes_dtype"], k, output_ndim)
-    model.cholesky_ = None
+        classes = labels_from_json(meta["classes"], meta["classes_dtype"], k, output_ndim)
+    cholesky = None
     if meta["has_cholesky"]:
         packed = _expect(arrays, "cholesky", (n * (n + 1) // 2,), "f")
-        L = np.zeros((n, n))
+        cholesky = np.zeros((n, n))
         starts = np.arange(n) * (np.arange(n) + 1) // 2
         for i, start in enumerate(starts):
-            L[i, : i + 1] = packed[start : start + i + 1]
-        model.cholesky_ = L
+            cholesky[i, : i + 1] = packed[start : start + i + 1]
     elif "cholesky" in arrays:
         raise ValueError("payload: 'cholesky' present but has_cholesky is false")
 
-    model.params_ = params
-    model.ridge_ = _ridge(meta, "ridge")
-    if model.ridge_ == "auto":
+    ridge = _ridge(meta, "ridge")
+    if ridge == "auto":
         raise ValueError("payload: ridge must be the number used, not 'auto'")
-    model.loo_curve_ = _curve_from_json(meta["loo_curve"])
-    return model
+    return FittedState(params=params, kernel=kernel, task=task, ridge=ridge, ridge_setting=ridge_setting,
+                       dual_coef=dual_coef, classes=classes, loo_curve=_curve_from_json(meta["loo_curve"]),
+                       cholesky=cholesky, X=xs)
 
 
 def _ridge(meta: dict[str, Any], key: str) -> Any:
@@ -253,63 +256,6 @@ def _expect(arrays: dict[str, np.ndarray], name: str, shape: tuple, kind: str) -
         if a.dtype != np.float64 or not np.all(np.isfinite(a)):
             raise ValueError(f"payload: array {name!r} must be finite float64")
     return a
-
-
-def _labels_to_json(classes: np.ndarray) -> list:
-    """The labels as JSON scalars, each read back as exactly the value it was (see `_labels_from_json`).
-
-    Any int (JSON integers have no size limit) and any str of Unicode text,
-    NULs and astral-plane characters included, is kept. A str holding a
-    surrogate code point is refused: it is not Unicode text, and JSON's
-    ``\\uXXXX`` escapes read a high surrogate followed by a low one as the one
-    character the pair encodes, so such a label could come back changed.
-    """
-    out = []
-    for label in classes.tolist():
-        if isinstance(label, np.generic):
-            label = label.item()
-        ok = isinstance(label, (str, bool, int)) or (isinstance(label, float) and math.isfinite(label))
-        if not ok:
-            raise ValueError(
-                f"classes_: label {label!r} of type {type(label).__name__} cannot be stored in a "
-                "payload; use str, int, bool or float labels"
-            )
-        if isinstance(label, str):
-            try:
-                label.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise ValueError(
-                    f"classes_: label {label!r} holds the surrogate code point U+{ord(label[exc.start]):04X}, "
-                    "which is not Unicode text and cannot be stored in a payload exactly; use labels of "
-                    "Unicode text"
-                ) from None
-        out.append(label)
-    return out
-
-
-def _labels_from_json(labels: Any, dtype_str: Any, k: int, output_ndim: int) -> np.ndarray:
-    if output_ndim != 2 or not isinstance(labels, list) or len(labels) != k or k < 2:
-        raise ValueError(f"payload: classes must be a list of n_outputs={k} >= 2 labels")
-    try:
-        dtype = np.dtype(dtype_str)
-    except (TypeError, ValueError):
-        raise ValueError(f"payload: unknown classes_dtype {dtype_str!r}") from None
-    if dtype.kind not in _LABEL_KINDS:
-        raise ValueError(f"payload: classes_dtype {dtype_str!r} is not a label dtype")
-    if dtype.kind == "O":
-        classes = np.empty(k, dtype=object)
-        for j, label in enumerate(labels):
-            classes[j] = label
-    else:
-        try:
-            classes = np.array(labels, dtype=dtype)
-        except (TypeError, ValueError, OverflowError):
-            classes = None
-        if classes is None or not same_labels(classes.tolist(), labels):
-            raise ValueError(f"payload: classes {labels!r} do not fit classes_dtype {dtype_str!r}")
-    if len(set(classes.tolist())) != k:
-        raise ValueError("payload: classes are not distinct")
-    return classes
 
 
 def _curve_from_json(curve: Any) -> Optional[dict[str, np.ndarray]]:
