@@ -11,12 +11,9 @@ import time
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..errors import body_too_large
+from ..errors.handlers import service_error_response
 from ..metrics import Metrics
-from ..wire.answers import dumps
-
-
-def _too_large(limit: int) -> str:
-    return f"body: larger than the limit max_body_bytes={limit} bytes (set by RNTK_MAX_BODY_BYTES)"
 
 
 class BodyLimitMiddleware:
@@ -37,7 +34,7 @@ class BodyLimitMiddleware:
             except ValueError:
                 too_big = False
             if too_big:
-                await self._refuse(send)
+                await self._refuse(scope, receive, send)
                 return
         seen = 0
 
@@ -48,18 +45,15 @@ class BodyLimitMiddleware:
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
                     # an HTTPException passes through FastAPI's body reading to the error handler
-                    raise HTTPException(status_code=413, detail=_too_large(self.max_bytes))
+                    raise HTTPException(status_code=413, detail=body_too_large(self.max_bytes).message)
             return message
 
         await self.app(scope, limited_receive, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = dumps({"error": "limit_exceeded", "detail": _too_large(self.max_bytes), "errors": None})
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ]})
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answer = service_error_response(body_too_large(self.max_bytes))
+        answer.headers["connection"] = "close"  # the body is not read
+        await answer(scope, receive, send)
 
 
 class MetricsMiddleware:

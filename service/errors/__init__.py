@@ -1,4 +1,4 @@
-"""The service's errors: one hierarchy, mapped to HTTP in one handler (`service.app`).
+"""The service's errors: one hierarchy, mapped to HTTP in one place (`service.errors.handlers`).
 
 Code below the routes raises these; nothing else builds an error response.
 Each carries its HTTP status, a stable machine-readable ``code`` and a message
@@ -40,6 +40,11 @@ class LimitExceeded(ServiceError):
         super().__init__(f"{field}: {measured} exceeds the limit {limit_name}={limit} (set by {env})")
         self.limit_name = limit_name
         self.limit = limit
+
+
+def body_too_large(max_bytes: int) -> LimitExceeded:
+    """The refusal of a request body longer than the cap (declared, or found while it streams)."""
+    return LimitExceeded("body", "its length", "max_body_bytes", max_bytes)
 
 
 class ModelNotFound(ServiceError):
