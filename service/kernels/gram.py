@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rntk_core import RNTKParams, pair_steps
-from starlette.responses import Response
 
 from ..api.schemas import GramRequest
 from ..blockcache.assembly import BlockGram, CacheStats
 from ..settings import Settings
-from ..wire.answers import matrices_response
+from ..wire.answers import EncodedMatrices, encode_matrices
 from .boundary import to_params, to_sequences
 from .limits import check_request
 
@@ -40,13 +39,12 @@ class GramService:
         check_request(batches, pair_steps(x_len, z_len, params), self.settings, entries)
         return GramJob(req, params)
 
-    def run(self, job: GramJob, media_type: str) -> Response:
-        """Validate the sequences, assemble the Gram, encode the answer (runs in a compute slot)."""
+    def run(self, job: GramJob, media_type: str) -> tuple[EncodedMatrices, CacheStats]:
+        """Validate the sequences, assemble the Gram, encode it; with the cache figures (runs in a compute slot)."""
         req = job.request
         xs = to_sequences(req.X, "X")
         zs = None if req.Z is None else to_sequences(req.Z, "Z", m=xs.m)
         shape = [len(xs), len(xs if zs is None else zs)]
         stats = CacheStats()
         matrices = self.blocks.compute(xs, zs, job.params, req.output, stats)
-        # the cache figures last: an exact repeat's JSON answer rewrites them (service.repeats.cache)
-        return matrices_response(matrices, {"shape": shape, "cache": stats.as_dict()}, media_type)
+        return encode_matrices(matrices, {"shape": shape}, media_type), stats

@@ -18,9 +18,10 @@ ends of a request decide almost always: an npz archive ends with its
 directory, which holds the CRC-32 of every array, and a JSON request ends
 with its parameters.
 
-A repeat's answer says that every block was a hit: in the ``X-RNTK-Cache-*``
-headers of a binary answer, and in the final ``"cache"`` member of a JSON
-answer, which is rewritten (the rest of the kept body is sent as it is).
+What is kept is the answer as the route encoded it, apart from its cache
+figures (`service.wire.answers.EncodedMatrices`), which the route hands over
+(`offer`) with the number of blocks it spans: a repeat's answer is that body,
+sent as it is held, with figures saying that every block was a hit.
 
 In-process and per worker, bounded in bytes, least recently used out first.
 The block cache behind it is still what serves overlapping requests, and what
@@ -31,17 +32,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional
 
-import orjson
-
-from ..blockcache.stores import BytesLike
 from ..lru import SizedLRU
-from ..wire.answers import JSON, dumps
-
-HEADER_PREFIX = "x-rntk-"
-CACHE_MEMBER = b',"cache":'
-"""How a JSON answer's cache figures begin: its last member (`service.wire.answers.matrices_response`)."""
+from ..wire.answers import EncodedMatrices, PartsResponse
 
 Slot = tuple[str, str, str, int, int]
 """Path, request media type, answer media type, body length, body fingerprint."""
@@ -49,8 +43,6 @@ Slot = tuple[str, str, str, int, int]
 _EDGE_BYTES = 512
 _SAMPLES = 16
 _SAMPLE_BYTES = 32
-_JSON_TAIL_BYTES = 256
-"""Where a JSON answer's cache member is looked for: its last bytes."""
 
 
 def fingerprint(body: bytes) -> int:
@@ -62,57 +54,38 @@ def fingerprint(body: bytes) -> int:
     return hash(b"".join([body[:_EDGE_BYTES], *inner, body[-_EDGE_BYTES:]]))
 
 
+OFFERED = "rntk.kept_answer"
+"""Where, in the ASGI scope of a request the repeat layer watches, an `Offer` takes the route's answer
+(an object, so that copies of the scope made on the way share it)."""
+
+
 @dataclass(frozen=True)
 class KeptAnswer:
-    """A finished answer: its body (in the parts it was sent in), media type, ``X-RNTK-*`` headers
-    and how many blocks it spans.
+    """A finished answer, encoded (`service.wire.answers.EncodedMatrices`), and how many blocks it spans."""
 
-    For a JSON answer the body stops before the final cache member, which a
-    repeat writes anew.
-    """
-
-    parts: tuple[BytesLike, ...]
-    media_type: str
-    headers: Mapping[str, str]
+    encoded: EncodedMatrices
     blocks: int
 
     @property
     def size(self) -> int:
-        return sum(len(part) for part in self.parts)
+        return self.encoded.size
 
-    def repeat_headers(self) -> dict[str, str]:
-        """The ``X-RNTK-*`` headers of this answer served again: every block a hit, none a miss."""
-        if self.media_type == JSON:
-            return dict(self.headers)
-        return {**self.headers, "x-rntk-cache-hits": str(self.blocks), "x-rntk-cache-misses": "0"}
-
-    def repeat_body(self) -> list[BytesLike]:
-        """The body of this answer served again, in parts (the kept body is not copied)."""
-        if self.media_type != JSON:
-            return list(self.parts)
-        figures = {"blocks": self.blocks, "hits": self.blocks, "misses": 0}
-        return [*self.parts, CACHE_MEMBER + dumps(figures) + b"}"]
+    def repeat_response(self) -> PartsResponse:
+        """This answer served again: every block a hit, none a miss."""
+        return self.encoded.response({"blocks": self.blocks, "hits": self.blocks, "misses": 0})
 
 
-def kept(parts: Sequence[BytesLike], media_type: str, headers: Iterable[tuple[str, str]]) -> Optional[KeptAnswer]:
-    """A `KeptAnswer` from a finished Gram answer's body parts, media type and headers (None: not one)."""
-    ours = {k.lower(): v for k, v in headers if k.lower().startswith(HEADER_PREFIX)}
-    if media_type != JSON:
-        return KeptAnswer(tuple(parts), media_type, ours, int(ours.get("x-rntk-cache-blocks", "0")))
-    if not parts:
-        return None
-    view = memoryview(parts[-1])
-    tail = len(view) - min(len(view), _JSON_TAIL_BYTES)
-    start = bytes(view[tail:]).rfind(CACHE_MEMBER)
-    if start < 0:
-        return None
-    start += tail
-    try:
-        figures = orjson.loads(view[start + len(CACHE_MEMBER):-1])
-        blocks = int(figures["blocks"])
-    except (orjson.JSONDecodeError, TypeError, KeyError, ValueError):
-        return None
-    return KeptAnswer((*parts[:-1], view[:start]), media_type, ours, blocks)
+class Offer:
+    """The answer a route offers for keeping, if any."""
+
+    answer: Optional[KeptAnswer] = None
+
+
+def offer(scope: Mapping[str, Any], encoded: EncodedMatrices, blocks: int) -> None:
+    """Offer a route's answer to the repeat layer, if it watches this request (kept only if sent with 200)."""
+    slot = scope.get(OFFERED)
+    if slot is not None:
+        slot.answer = KeptAnswer(encoded, blocks)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 It sits in front of routing and validation, so a repeat costs reading its
 body, one look-up in `service.repeats.cache` and sending the kept answer; a
-first request passes through unchanged (its body replayed to the app) and its
-answer is kept if it succeeded. Only requests that declare their length are
+first request passes through unchanged (its body replayed to the app), and
+the answer its route offers (`service.repeats.cache.offer`) is kept if it
+was sent whole with status 200. Only requests that declare their length are
 looked at: the body cap in front of this layer has refused those that are too
 long, so reading one here cannot fail, and a streamed body goes to the app as
 it comes.
@@ -17,8 +18,8 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..metrics import Metrics
-from ..wire.answers import PartsResponse, media_type, negotiate
-from .cache import KeptAnswer, RepeatCache, kept
+from ..wire.answers import media_type, negotiate
+from .cache import OFFERED, Offer, RepeatCache
 
 
 class RepeatAnswers:
@@ -46,13 +47,13 @@ class RepeatAnswers:
             scope["route"] = self.routes[scope["path"]]
             self.metrics.repeats.inc()
             self.metrics.cache_hits.inc(hit.blocks)
-            await PartsResponse(hit.repeat_body(), hit.media_type, hit.repeat_headers())(scope, receive, send)
+            await hit.repeat_response()(scope, receive, send)
             return
-        answer = _Answer(send)
-        await self.app(scope, _replay(body, receive), answer.send)
-        found = answer.kept()
-        if found is not None:
-            self.repeats.put(slot, body, found)
+        offered = scope[OFFERED] = Offer()
+        status = _Status(send)
+        await self.app(scope, _replay(body, receive), status.send)
+        if offered.answer is not None and status.code == 200 and status.finished:
+            self.repeats.put(slot, body, offered.answer)
 
 
 async def _read_body(receive: Receive) -> Optional[bytes]:
@@ -80,27 +81,17 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-class _Answer:
-    """Passes an app's answer on, and remembers it (its body parts, not copied) if it is a whole, successful one."""
+class _Status:
+    """Passes an app's answer on, noting its status and whether it was sent whole."""
 
     def __init__(self, send: Send) -> None:
         self._send = send
-        self.status = 0
-        self.headers: list[tuple[str, str]] = []
-        self.parts: list[Any] = []
+        self.code = 0
         self.finished = False
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
-            self.status = message["status"]
-            self.headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", ())]
+            self.code = message["status"]
         elif message["type"] == "http.response.body":
-            self.parts.append(message.get("body", b""))
             self.finished = not message.get("more_body", False)
         await self._send(message)
-
-    def kept(self) -> Optional[KeptAnswer]:
-        if self.status != 200 or not self.finished:
-            return None
-        answer_type = next((media_type(v) for k, v in self.headers if k.lower() == "content-type"), "")
-        return kept(self.parts, answer_type, self.headers)

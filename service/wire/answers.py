@@ -10,6 +10,7 @@ A single ``.npy`` matrix is sent from where it lies, after its header
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
@@ -102,22 +103,51 @@ class PartsResponse(Response):
             await send({"type": "http.response.body", "body": part, "more_body": i < len(self.parts) - 1})
 
 
-def matrices_response(
-    matrices: Mapping[str, np.ndarray], meta: Mapping[str, Any], media_type: str
-) -> Response:
-    """The answer holding `matrices` (name -> array) and `meta`, in the negotiated format.
+CACHE = "cache"
+"""The answer member holding the cache figures of one sending: JSON's last member, or X-RNTK-Cache-* headers."""
 
-    JSON puts everything in one object, the matrices first and then `meta` in
-    its order; npy/npz put the arrays in the body and
+
+@dataclass(frozen=True)
+class EncodedMatrices:
+    """Matrices and their metadata, encoded once in the negotiated format, apart from the cache figures.
+
+    Each sending adds the figures of that sending (`response`): a computed
+    answer its own, an exact repeat all hits. A JSON body is kept as the
+    object's members before the cache figures, which close it.
+    """
+
+    media_type: str
+    body: tuple[Any, ...]
+    headers: Mapping[str, str]
+
+    @property
+    def size(self) -> int:
+        """Bytes held (without the cache figures)."""
+        return sum(len(part) for part in self.body)
+
+    def response(self, cache: Mapping[str, int]) -> "PartsResponse":
+        """The answer with these cache figures, its body sent as it is held."""
+        if self.media_type == JSON:
+            closing = b',"' + CACHE.encode() + b'":' + dumps(dict(cache)) + b"}"
+            return PartsResponse([*self.body, closing], JSON, self.headers)
+        return PartsResponse(self.body, self.media_type, {**self.headers, **_meta_headers({CACHE: cache})})
+
+
+def encode_matrices(matrices: Mapping[str, np.ndarray], meta: Mapping[str, Any], media_type: str) -> EncodedMatrices:
+    """`matrices` (name -> array) and `meta` in the negotiated format, to be sent with cache figures.
+
+    JSON puts everything in one object, the matrices first, then `meta` in
+    its order, then the cache figures; npy/npz put the arrays in the body and
     `meta` in ``X-RNTK-<Name>`` headers (dicts flattened, lists comma-joined).
     """
     if media_type == JSON:
-        return Response(dumps({**matrices, **meta}), media_type=JSON)
+        members = memoryview(dumps({**matrices, **meta}))
+        return EncodedMatrices(JSON, (members[:-1],), {})  # open: the cache figures close the object
     headers = _meta_headers(meta)
     if media_type == NPY and len(matrices) == 1:
         (array,) = matrices.values()
-        return PartsResponse(npy_parts(array), NPY, headers)
-    return Response(npz_bytes(matrices), media_type=NPZ, headers=headers)
+        return EncodedMatrices(NPY, npy_parts(array), headers)
+    return EncodedMatrices(NPZ, (npz_bytes(matrices),), headers)
 
 
 def _meta_headers(meta: Mapping[str, Any], prefix: str = "X-RNTK-") -> dict[str, str]:

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.repeats.cache import KeptAnswer, RepeatCache, fingerprint
+from service.wire.answers import EncodedMatrices
 
 from ..conftest import make_settings
 from ..helpers import assert_matches_core, batch, load_npy, load_npz, npz_body, post_npz
@@ -125,7 +126,7 @@ def test_refusals_are_not_kept_and_the_cache_can_be_switched_off(tmp_path, clien
 
 def test_kept_answers_are_bounded_in_bytes_least_recently_used_out():
     cache = RepeatCache(max_bytes=100)
-    answer = KeptAnswer((bytes(20),), "application/x-npy", {"x-rntk-cache-blocks": "1"}, 1)
+    answer = KeptAnswer(EncodedMatrices("application/x-npy", (bytes(20),), {}), 1)
     requests = {name: name.encode() * 10 for name in "abcd"}  # 10 bytes of request + 20 of answer each
     slots = {name: RepeatCache.slot("/gram", "application/x-npz", "application/x-npy", body)
              for name, body in requests.items()}
@@ -143,7 +144,7 @@ def test_kept_answers_are_bounded_in_bytes_least_recently_used_out():
 
 def test_an_answer_is_served_only_for_the_same_bytes_in_the_same_formats():
     cache = RepeatCache(max_bytes=1 << 20)
-    answer = KeptAnswer((b"answer",), "application/x-npy", {}, 0)
+    answer = KeptAnswer(EncodedMatrices("application/x-npy", (b"answer",), {}), 0)
     first, second = b"aaaaa", b"bbbbb"
     slot = ("/gram", "application/x-npz", "application/x-npy", 5, 0)  # one slot for both, as a collision gives
     cache.put(slot, first, answer)
