@@ -17,6 +17,22 @@ ACTIVATIONS = ("relu", "erf")
 DIRECTIONS = ("forward", "backward", "bidirectional")
 MAX_LAYERS = 64
 
+MAX_VARIANCE = 2.0 ** 1000
+"""The largest variance (and self-tangent term) of the kernel recursion that float64 carries through.
+
+Every later operation stays finite and in the normal range below it: erf's
+1 + 4s, its 1/(1 + 2s) (≥ 2^-1001, normal), the pair terms (bounded by the
+self terms, Cauchy–Schwarz), σ² times such a term (σ² ≤ 2^1000: 2^2000 would
+overflow, but then the sequence's own variance exceeds this bound first), and
+sums of two directions (2^1001), with 2^23 to spare for rounding. `gram`
+refuses a sequence whose recursion goes above it (`KernelOverflowError`).
+"""
+
+MAX_SIGMA = math.sqrt(MAX_VARIANCE)
+"""The largest σ accepted, 2^500 (≈ 3.3e150): its square is `MAX_VARIANCE`.
+A larger σ overflows float64 in its square (from σ > 1.3e154) or in the
+recursion's first steps (σb² alone is a variance of every sequence)."""
+
 PerLayer = Union[float, Sequence[float]]
 
 
@@ -46,6 +62,9 @@ def _nonnegative(name: str, value: Any) -> float:
         raise ValueError(f"{name}: must be finite, got {v}")
     if v < 0:
         raise ValueError(f"{name}: must be >= 0, got {v}")
+    if v > MAX_SIGMA:
+        raise ValueError(f"{name}: must be at most 2^500 (~{MAX_SIGMA:.3g}), so that its square stays "
+                         f"within the float64 range of the kernel recursion, got {v:.6g}")
     return v
 
 
