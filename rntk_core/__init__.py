@@ -16,6 +16,7 @@ from .params import RNTKParams  # noqa: E402
 
 # Gram matrices: whole, diagonal only, and block by block
 from .gram import gram, gram_diagonal  # noqa: E402
+from .float_range import KernelOverflowError  # noqa: E402
 from .tiling import tiled_gram  # noqa: E402
 
 # Learning: kernel ridge regression and classification on the kernels
@@ -23,4 +24,4 @@ from .krr import KernelRidge  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["RNTKParams", "gram", "gram_diagonal", "tiled_gram", "KernelRidge", "__version__"]
+__all__ = ["RNTKParams", "gram", "gram_diagonal", "tiled_gram", "KernelOverflowError", "KernelRidge", "__version__"]

@@ -12,7 +12,8 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from .gram import GramResult, _check_output, _select, gram
+from .float_range import KernelOverflowError
+from .gram import GramResult, _Batch, _check_finite, _check_output, _select, gram
 from .params import RNTKParams
 from .sequences import as_sequences
 
@@ -43,7 +44,11 @@ def tiled_gram(
     block_size: int = 256,
     block_fn: Optional[BlockFn] = None,
 ) -> GramResult:
-    """The same matrix as `gram(X, Z, ...)`, computed block by block through `block_fn`."""
+    """The same matrix as `gram(X, Z, ...)`, computed block by block through `block_fn`.
+
+    A `KernelOverflowError` from a block is raised again with the indices of
+    the whole batches, so it names the same sequences `gram` would.
+    """
     params = RNTKParams() if params is None else params
     _check_output(output)
     xs = as_sequences(X, "X")
@@ -58,11 +63,29 @@ def tiled_gram(
         for b, (c0, c1) in enumerate(cols):
             if zs is None and b < a:
                 continue
-            if zs is None and a == b:
-                k, g = block_fn(xs[r0:r1], None)
-            else:
-                k, g = block_fn(xs[r0:r1], (xs if zs is None else zs)[c0:c1])
+            try:
+                if zs is None and a == b:
+                    k, g = block_fn(xs[r0:r1], None)
+                else:
+                    k, g = block_fn(xs[r0:r1], (xs if zs is None else zs)[c0:c1])
+            except KernelOverflowError as exc:
+                raise _in_whole_batches(exc, r0, c0, zs is None) from None
             ntk[r0:r1, c0:c1], nngp[r0:r1, c0:c1] = k, g
             if zs is None and b != a:
                 ntk[c0:c1, r0:r1], nngp[c0:c1, r0:r1] = k.T, g.T
+    xb, zb = _Batch("X", xs, params), None if zs is None else _Batch("Z", zs, params)
+    for kernel in (ntk, nngp):
+        _check_finite(kernel, xb, zb)
     return _select(ntk, nngp, output)
+
+
+def _in_whole_batches(exc: KernelOverflowError, r0: int, c0: int, symmetric: bool) -> KernelOverflowError:
+    """A block's error renamed: its X are the whole X from `r0`, its Z the whole Z (or X, when symmetric) from `c0`."""
+
+    def whole(batch: str, index: int) -> tuple[str, int]:
+        if batch == "X":
+            return "X", r0 + index
+        return ("X" if symmetric else "Z"), c0 + index
+
+    partner = None if exc.partner is None else whole(*exc.partner)
+    return exc.renamed(*whole(exc.batch, exc.index), partner=partner)
