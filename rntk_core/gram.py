@@ -145,13 +145,13 @@ def _refuse_unresolved_erf(rows: _Layout, cols: _Layout, xb: _Batch, zb: Optiona
     other = xb if zb is None else zb
     var_i = float(rows.peak_var[np.flatnonzero(rows.order == i)[0]])
     var_j = float(cols.peak_var[np.flatnonzero(cols.order == j)[0]])
+    largest = [float(np.max(np.abs(b.seqs[k]))) for b, k in ((xb, i), (other, j))]
     raise KernelOverflowError(
         xb.name, i,
-        f"cannot be resolved in float64 with erf: both self-variances exceed 2^20 (~{var_i:.3g} and ~{var_j:.3g}), "
-        f"where the erf derivative near correlation ±1 loses about s·1e-16 of its accuracy "
-        f"({xb.name}[{i}]: {xb.data(i)}; {other.name}[{j}]: largest |value| "
-        f"{float(np.max(np.abs(other.seqs[j]))):.3g}): rescale the sequences (for example to unit norm) "
-        f"or lower these parameters",
+        f"cannot be resolved in float64 with erf: both self-variances exceed 2^20 (~{var_i:.3g} and ~{var_j:.3g}; "
+        f"largest |values| {largest[0]:.3g} and {largest[1]:.3g}; {describe(xb.params)}), where the erf derivative "
+        f"near correlation ±1 loses about s·1e-16 of its accuracy: rescale the sequences (for example to unit "
+        f"norm) or lower these parameters",
         partner=(other.name, j),
     )
 

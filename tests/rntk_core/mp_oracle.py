@@ -4,8 +4,8 @@ mpmath numbers have an unbounded exponent, so the kernel of sequences of any
 magnitude (1e-300 or 1e300, and their squares, 1e±600) comes out without
 overflow or underflow, and with `DIGITS` significant digits it is exact for
 the comparison with float64: the erf derivative's determinant
-(1+2K1)(1+2K2) − 4K3² cancels up to ~2·600 digits between a variance of
-1e300 and one of 1e-300, and 1300 digits leave room for that and more.
+(1+2K1)(1+2K2) − 4K3² cancels as many digits as the smaller variance has
+(up to ~600, for values of 1e300), and 700 digits leave 100 to spare.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ try:
 except ImportError:  # tests/ collected without package __init__ files
     from naive import Arithmetic, naive_gram
 
-DIGITS = 1300
+DIGITS = 700
 
 MP = Arithmetic(mpmath.sqrt, mpmath.acos, mpmath.asin, lambda: +mpmath.pi, mpmath.mpf, object)
 
