@@ -233,6 +233,16 @@ def self_pass(x, start, act, sw2, su2, sb2, sh2, sv2, inv_m):
         Per-step factors of S(l, t) used by the pair dual (see `_stats`).
     diag_ntk, diag_nngp : (N,) arrays
         Θ(x, x) and K(x, x) with correlation exactly 1 and the same-sample σh rule.
+    peak : (N,) array
+        The largest self-tangent term Θ(l, t)(x, x) over every step and layer
+        (it is at least S(l, t)); inf if any of them overflowed or was NaN.
+        Every number of a pair's recursion is bounded by its two sequences'
+        self terms (Cauchy–Schwarz), so this one figure tells whether all of
+        them stay in float64's range.
+    peak_at : (N,) int64 array
+        Where the peak is first reached: ``step · L + layer`` on the grid.
+    peak_var : (N,) array
+        The largest self-variance S(l, t) (inf for NaN or overflow).
     """
     t_max, m, n = x.shape
     n_layers = sw2.shape[0]
@@ -240,6 +250,9 @@ def self_pass(x, start, act, sw2, su2, sb2, sh2, sv2, inv_m):
     g = np.zeros((n_layers, t_max, n))
     diag_ntk = np.empty(n)
     diag_nngp = np.empty(n)
+    peak = np.zeros(n)
+    peak_at = np.zeros(n, dtype=np.int64)
+    peak_var = np.zeros(n)
     for chunk in numba.prange((n + SELF_CHUNK - 1) // SELF_CHUNK):
         lo = chunk * SELF_CHUNK
         hi = min(n, lo + SELF_CHUNK)
@@ -249,6 +262,9 @@ def self_pass(x, start, act, sw2, su2, sb2, sh2, sv2, inv_m):
         lower_v = np.empty(width)
         lower_dt = np.zeros(width)
         begin = start[lo:hi]
+        top_l = peak[lo:hi]
+        top_at = peak_at[lo:hi]
+        top_var = peak_var[lo:hi]
         first_step = t_max
         for jj in range(width):
             first_step = min(first_step, begin[jj])
@@ -275,6 +291,14 @@ def self_pass(x, start, act, sw2, su2, sb2, sh2, sv2, inv_m):
                     rec_dt = 0.0 if first else dt_l[jj]
                     s = w2 * rec_v + u2 * lower_v[jj] + b2
                     theta = s + w2 * rec_dt + u2 * lower_dt[jj]
+                    # NaN counts as overflow: no comparison lets it through
+                    q = theta if theta <= math.inf else math.inf
+                    q = q if active else 0.0
+                    higher = q > top_l[jj]
+                    top_at[jj] = step * n_layers + layer if higher else top_at[jj]
+                    top_l[jj] = q if higher else top_l[jj]
+                    q_var = s if s <= math.inf else math.inf
+                    top_var[jj] = max(top_var[jj], q_var if active else 0.0)
                     v, d = _self_dual(act, s)
                     f_s, g_s = _stats(act, s)
                     f_row[jj] = f_s if active else 0.0
@@ -287,7 +311,7 @@ def self_pass(x, start, act, sw2, su2, sb2, sh2, sv2, inv_m):
         for jj in range(width):
             diag_nngp[lo + jj] = sv2 * v_prev[top, jj]
             diag_ntk[lo + jj] = diag_nngp[lo + jj] + sv2 * dt_prev[top, jj]
-    return f, g, diag_ntk, diag_nngp
+    return f, g, diag_ntk, diag_nngp, peak, peak_at, peak_var
 
 
 @numba.njit(**PARALLEL_JIT_OPTIONS)

@@ -17,7 +17,10 @@ import numpy as np
 
 from . import _engine
 from .config import parallel_region
-from .params import RNTKParams
+from .float_range import (
+    ERF_PRECISE_VARIANCE, KernelOverflowError, describe, is_homogeneous, power_of_two_scales, scale_back, scaled,
+)
+from .params import MAX_VARIANCE, RNTKParams
 from .sequences import as_sequences
 
 OUTPUTS = ("ntk", "nngp", "both")
@@ -41,6 +44,9 @@ class _Layout:
     g: np.ndarray  # (L, t_max, N)
     diag_ntk: np.ndarray  # (N,)
     diag_nngp: np.ndarray  # (N,)
+    peak: np.ndarray  # (N,) largest self-tangent term (inf: overflow or NaN)
+    peak_at: np.ndarray  # (N,) step · L + layer on the grid where it is reached
+    peak_var: np.ndarray  # (N,) largest self-variance
     order: np.ndarray  # position in the sorted layout -> index in the caller's batch
 
 
@@ -76,10 +82,75 @@ def _layout(seqs: list[np.ndarray], t_max: int, reverse: bool, coef: _Coefficien
         x[t_max - seq.shape[0]:, :, pos] = seq
     start = (t_max - lengths[order]).astype(np.int64)
     with parallel_region(int(lengths.sum()) * len(coef.sw2)):
-        f, g, diag_ntk, diag_nngp = _engine.self_pass(
+        f, g, diag_ntk, diag_nngp, peak, peak_at, peak_var = _engine.self_pass(
             x, start, coef.act, coef.sw2, coef.su2, coef.sb2, coef.sh2, coef.sv2, 1.0 / m
         )
-    return _Layout(x, start, f, g, diag_ntk, diag_nngp, order.astype(np.int64))
+    return _Layout(x, start, f, g, diag_ntk, diag_nngp, peak, peak_at, peak_var, order.astype(np.int64))
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """A batch as the caller named it: for messages about its sequences."""
+
+    name: str  # "X" or "Z"
+    seqs: list[np.ndarray]  # as given (before any power-of-two scaling)
+    params: RNTKParams
+    reverse: bool = False
+
+    def data(self, index: int) -> str:
+        return f"largest |value| {float(np.max(np.abs(self.seqs[index]))):.3g}; {describe(self.params)}"
+
+
+def _refuse_overflow(lay: _Layout, batch: _Batch) -> None:
+    """Refuse the first sequence (in the caller's order) whose recursion leaves `MAX_VARIANCE`.
+
+    Checked per sequence, before any pair is computed: every number of a
+    pair's recursion is bounded by its two sequences' self terms.
+    """
+    over = ~(lay.peak <= MAX_VARIANCE)
+    if not over.any():
+        return
+    pos = int(np.flatnonzero(over)[np.argmin(lay.order[over])])
+    index = int(lay.order[pos])
+    n_layers = len(batch.params.sigma_w)
+    step, layer = divmod(int(lay.peak_at[pos]), n_layers)
+    length = batch.seqs[index].shape[0]
+    t = step - int(lay.start[pos])
+    t = length - 1 - t if batch.reverse else t
+    peak = float(lay.peak[pos])
+    size = f"~{peak:.3g}" if np.isfinite(peak) else "beyond 1.8e308"
+    raise KernelOverflowError(
+        batch.name, index,
+        f"exceeds the float64 range (self-variance or tangent term {size} at step {t + 1} of {length}, "
+        f"layer {layer + 1}, above 2^1020; {batch.data(index)}): rescale the sequences or lower these parameters",
+    )
+
+
+def _refuse_unresolved_erf(rows: _Layout, cols: _Layout, xb: _Batch, zb: Optional[_Batch]) -> None:
+    """With erf, refuse a pair whose two sequences both have variances above `ERF_PRECISE_VARIANCE`.
+
+    Checked per sequence from the peaks of the self pass; only such pairs are
+    refused (a sequence of huge variance is resolved against one of moderate
+    variance, and with itself).
+    """
+    big_rows = rows.order[rows.peak_var > ERF_PRECISE_VARIANCE]
+    big_cols = cols.order[cols.peak_var > ERF_PRECISE_VARIANCE]
+    if zb is None and big_rows.shape[0] < 2 or zb is not None and (big_rows.size == 0 or big_cols.size == 0):
+        return
+    i = int(big_rows.min())
+    j = int(np.sort(big_cols)[1]) if zb is None else int(big_cols.min())
+    other = xb if zb is None else zb
+    var_i = float(rows.peak_var[np.flatnonzero(rows.order == i)[0]])
+    var_j = float(cols.peak_var[np.flatnonzero(cols.order == j)[0]])
+    largest = [float(np.max(np.abs(b.seqs[k]))) for b, k in ((xb, i), (other, j))]
+    raise KernelOverflowError(
+        xb.name, i,
+        f"cannot be resolved in float64 with erf: both self-variances exceed 2^20 (~{var_i:.3g} and ~{var_j:.3g}; "
+        f"largest |values| {largest[0]:.3g} and {largest[1]:.3g}; {describe(xb.params)}), where the erf derivative "
+        f"near correlation ±1 loses about s·1e-16 of its accuracy: rescale the sequences (for example to unit "
+        f"norm) or lower these parameters",
+        partner=(other.name, j),
+    )
 
 
 def _tiles(n_rows: int, n_cols: int, upper: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -107,11 +178,18 @@ def _tiles(n_rows: int, n_cols: int, upper: bool) -> tuple[np.ndarray, np.ndarra
 
 
 def _one_direction(
-    xs: list[np.ndarray], zs: Optional[list[np.ndarray]], coef: _Coefficients, reverse: bool
+    xs: list[np.ndarray], zs: Optional[list[np.ndarray]], coef: _Coefficients, reverse: bool,
+    xb: _Batch, zb: Optional[_Batch],
 ) -> tuple[np.ndarray, np.ndarray]:
     t_max = max(s.shape[0] for s in xs + (zs or []))
     rows = _layout(xs, t_max, reverse, coef)
-    cols = rows if zs is None else _layout(zs, t_max, reverse, coef)
+    _refuse_overflow(rows, xb)
+    cols = rows
+    if zs is not None:
+        cols = _layout(zs, t_max, reverse, coef)
+        _refuse_overflow(cols, zb)
+    if coef.act == _engine.ERF:
+        _refuse_unresolved_erf(rows, cols, xb, zb)
     n, m = rows.order.shape[0], cols.order.shape[0]
     ntk = np.empty((n, m))
     nngp = np.empty((n, m))
@@ -132,20 +210,31 @@ def _one_direction(
     return ntk, nngp
 
 
-def _check_finite(kernel: np.ndarray) -> None:
-    """Refuse a result that left the float64 range (inputs of magnitude ~1e155 and up)."""
+def _check_finite(kernel: np.ndarray, xb: _Batch, zb: Optional[_Batch]) -> None:
+    """Refuse a result that left the float64 range, naming the first entry's sequences.
+
+    The recursion itself stayed in range (`_refuse_overflow`); what is left is
+    the read-out σv², the sum of two directions, or the exact scaling back
+    of the homogeneous ReLU kernel.
+    """
     finite = np.isfinite(kernel)
-    if not finite.all():
-        row = int(np.argmin(finite.all(axis=1))) if kernel.ndim == 2 else int(np.argmin(finite))
-        raise ValueError(
-            f"X[{row}]: its kernel values exceed the float64 range; "
-            "rescale the sequences (for example to unit norm)"
-        )
+    if finite.all():
+        return
+    if kernel.ndim == 1:
+        i, partner = int(np.argmin(finite)), None
+    else:
+        i = int(np.argmin(finite.all(axis=1)))
+        j = int(np.argmin(finite[i]))
+        other = xb if zb is None else zb
+        partner = None if zb is None and i == j else (other.name, j)
+    raise KernelOverflowError(
+        xb.name, i, f"exceeds the float64 range ({xb.data(i)}): rescale the sequences or lower these parameters",
+        partner=partner,
+    )
 
 
-def _select(ntk: np.ndarray, nngp: np.ndarray, output: str) -> GramResult:
-    _check_finite(ntk)
-    _check_finite(nngp)
+def select_output(ntk: np.ndarray, nngp: np.ndarray, output: str) -> GramResult:
+    """The kernel(s) `output` names: ntk, nngp, or both as a tuple."""
     if output == "ntk":
         return ntk
     if output == "nngp":
@@ -153,7 +242,8 @@ def _select(ntk: np.ndarray, nngp: np.ndarray, output: str) -> GramResult:
     return ntk, nngp
 
 
-def _check_output(output: str) -> None:
+def check_output(output: str) -> None:
+    """Refuse an `output` that names no kernel."""
     if output not in OUTPUTS:
         raise ValueError(f"output: must be one of {OUTPUTS}, got {output!r}")
 
@@ -186,16 +276,29 @@ def gram(
     params = RNTKParams() if params is None else params
     if not isinstance(params, RNTKParams):
         raise ValueError(f"params: expected RNTKParams, got {type(params).__name__}")
-    _check_output(output)
+    check_output(output)
     xs = as_sequences(X, "X")
     zs = None if Z is None else as_sequences(Z, "Z", m=xs[0].shape[1])
     coef = _coefficients(params)
+    x_exps = z_exps = None
+    if is_homogeneous(params):  # compute far-out sequences at a power-of-two scale: exact
+        x_exps = power_of_two_scales(xs)
+        z_exps = x_exps if zs is None else power_of_two_scales(zs)
+    xs_c = xs if x_exps is None else scaled(xs, x_exps)
+    zs_c = None if zs is None else zs if z_exps is None else scaled(zs, z_exps)
     ntk, nngp = None, None
     for reverse in params.reversals:
-        d_ntk, d_nngp = _one_direction(xs, zs, coef, reverse)
+        xb = _Batch("X", xs, params, reverse)
+        zb = None if zs is None else _Batch("Z", zs, params, reverse)
+        d_ntk, d_nngp = _one_direction(xs_c, zs_c, coef, reverse, xb, zb)
         ntk = d_ntk if ntk is None else ntk + d_ntk
         nngp = d_nngp if nngp is None else nngp + d_nngp
-    return _select(ntk, nngp, output)
+    if x_exps is not None or z_exps is not None:
+        ntk, nngp = (scale_back(k, x_exps, z_exps) for k in (ntk, nngp))
+    xb, zb = _Batch("X", xs, params), None if zs is None else _Batch("Z", zs, params)
+    for kernel in (ntk, nngp):
+        _check_finite(kernel, xb, zb)
+    return select_output(ntk, nngp, output)
 
 
 def gram_diagonal(
@@ -207,14 +310,21 @@ def gram_diagonal(
     does not justify computing the whole test Gram.
     """
     params = RNTKParams() if params is None else params
-    _check_output(output)
+    check_output(output)
     xs = as_sequences(X, "X")
     coef = _coefficients(params)
+    exps = power_of_two_scales(xs) if is_homogeneous(params) else None
+    xs_c = xs if exps is None else scaled(xs, exps)
     t_max = max(s.shape[0] for s in xs)
     ntk = np.zeros(len(xs))
     nngp = np.zeros(len(xs))
     for reverse in params.reversals:
-        lay = _layout(xs, t_max, reverse, coef)
+        lay = _layout(xs_c, t_max, reverse, coef)
+        _refuse_overflow(lay, _Batch("X", xs, params, reverse))
         ntk[lay.order] += lay.diag_ntk
         nngp[lay.order] += lay.diag_nngp
-    return _select(ntk, nngp, output)
+    if exps is not None:
+        ntk, nngp = (scale_back(k, exps, exps) for k in (ntk, nngp))
+    for kernel in (ntk, nngp):
+        _check_finite(kernel, _Batch("X", xs, params), None)
+    return select_output(ntk, nngp, output)

@@ -19,6 +19,24 @@ REVERSALS = {"forward": (False,), "backward": (True,), "bidirectional": (False, 
 """For each direction, its passes over the data: whether each reads the sequences time-reversed."""
 MAX_LAYERS = 64
 
+MAX_VARIANCE = 2.0 ** 1020
+"""The largest variance (and self-tangent term) of the kernel recursion that float64 carries through (≈ 1.1e307).
+
+Every later operation on a sequence below it stays finite and normal: erf's
+1 + 4s (≤ 2^1022) and 1/(1 + 2s) (≥ 2^-1022, the smallest normal number);
+the pair terms, which Cauchy–Schwarz bounds by the two sequences' self terms
+(σ² times a term of a pair is part of a self term, so it is bounded too);
+ReLU's √s and 1/√s. A factor of 8 is left for rounding. What can still
+overflow is the result: σv² times a term, or two directions summed, which
+`gram` checks at the end. `gram` refuses a sequence whose recursion goes above
+this bound (`KernelOverflowError`).
+"""
+
+MAX_SIGMA = math.sqrt(MAX_VARIANCE)
+"""The largest σ accepted, 2^510 (≈ 3.4e153): its square is `MAX_VARIANCE`.
+A larger σ overflows float64 in its square (from σ > 1.3e154) or in the
+recursion's first steps (σb² alone is a variance of every sequence)."""
+
 PerLayer = Union[float, Sequence[float]]
 
 
@@ -48,6 +66,9 @@ def _nonnegative(name: str, value: Any) -> float:
         raise ValueError(f"{name}: must be finite, got {v}")
     if v < 0:
         raise ValueError(f"{name}: must be >= 0, got {v}")
+    if v > MAX_SIGMA:
+        raise ValueError(f"{name}: must be at most 2^510 (~{MAX_SIGMA:.3g}), so that its square stays "
+                         f"within the float64 range of the kernel recursion, got {v:.6g}")
     return v
 
 

@@ -15,7 +15,8 @@ from typing import Any, Optional, Sequence, TypeVar
 
 import numpy as np
 
-from .gram import GramResult, _check_output, _select, gram
+from .float_range import KernelOverflowError
+from .gram import GramResult, check_output, gram, select_output
 from .params import RNTKParams
 from .sequences import as_sequences
 
@@ -69,6 +70,19 @@ class Block:
         """The block's part of a whole Gram (a view)."""
         return whole[self.r0:self.r1, self.c0:self.c1]
 
+    def renamed(self, exc: KernelOverflowError) -> KernelOverflowError:
+        """A `KernelOverflowError` of ``gram(*block.operands(X, Z))`` naming the sequences of the whole
+        batches: its X are X from `r0`, its Z are Z (or X, in a symmetric Gram) from `c0`."""
+        symmetric = self.diagonal or self.mirror
+
+        def whole(batch: str, index: int) -> tuple[str, int]:
+            if batch == "X":
+                return "X", self.r0 + index
+            return ("X" if symmetric else "Z"), self.c0 + index
+
+        partner = None if exc.partner is None else whole(*exc.partner)
+        return exc.renamed(*whole(exc.batch, exc.index), partner=partner)
+
 
 def block_plan(n_rows: int, n_cols: Optional[int], block_size: int) -> list[Block]:
     """Every block of an (n_rows, n_cols) cross Gram, or (``n_cols=None``) those on and above the
@@ -92,15 +106,22 @@ def tiled_gram(
     output: str = "ntk",
     block_size: int = 256,
 ) -> GramResult:
-    """The same matrix as `gram(X, Z, ...)`, bit for bit, computed block by block (`block_plan`)."""
+    """The same matrix as `gram(X, Z, ...)`, bit for bit, computed block by block (`block_plan`).
+
+    A `KernelOverflowError` from a block is raised again with the indices of
+    the whole batches (`Block.renamed`), so it names the sequences `gram` would.
+    """
     params = RNTKParams() if params is None else params
-    _check_output(output)
+    check_output(output)
     xs = as_sequences(X, "X")
     zs = None if Z is None else as_sequences(Z, "Z", m=xs.m)
     shape = (len(xs), len(xs) if zs is None else len(zs))
     ntk, nngp = np.empty(shape), np.empty(shape)
     for block in block_plan(len(xs), None if zs is None else len(zs), block_size):
-        k, g = gram(*block.operands(xs, zs), params=params, output="both")
+        try:
+            k, g = gram(*block.operands(xs, zs), params=params, output="both")
+        except KernelOverflowError as exc:
+            raise block.renamed(exc) from None
         block.place(ntk, k)
         block.place(nngp, g)
-    return _select(ntk, nngp, output)
+    return select_output(ntk, nngp, output)

@@ -26,7 +26,6 @@ import numpy as np
 
 from rntk_core import Block, RNTKParams, SequenceBatch, block_bounds, block_plan, gram, pair_steps
 
-from ..kernels.boundary import overflow_error
 from ..metrics import Metrics
 from .keys import BlockKey, Digest, block_key, params_digest, run_digest, sequence_digests
 from .stores import BlockCache, stored_bytes
@@ -108,7 +107,8 @@ class BlockGram:
 
         `xs` and `zs` must be validated batches (`rntk_core.sequences.as_sequences`).
         The matrices are read-only (C-ordered): the cache may hold views of them.
-        Raises `InvalidInput` if the kernel is not finite in float64 (enormous inputs).
+        Raises `rntk_core.KernelOverflowError` (a `ValueError` naming a sequence of
+        `xs` or `zs`) if the kernel leaves float64.
         """
         stats = stats if stats is not None else CacheStats()
         kernels = KERNELS if output == "both" else (output,)
@@ -125,7 +125,7 @@ class BlockGram:
         for tile, blocks in zip(tiles, cached, strict=True):
             stats.blocks += 1
             if blocks is None:
-                computed = (self._gram(*tile.block.operands(xs, zs), params, stats) if whole is None
+                computed = (self._gram(*tile.block.operands(xs, zs), params, stats, tile.block) if whole is None
                             else {k: tile.block.cut(m) for k, m in whole.items()})
                 blocks = self._missed(tile, computed, kernels, stats, pending)
             else:
@@ -171,14 +171,21 @@ class BlockGram:
         return found
 
     def _gram(
-        self, rows: SequenceBatch, cols: Optional[SequenceBatch], params: RNTKParams, stats: CacheStats
+        self, rows: SequenceBatch, cols: Optional[SequenceBatch], params: RNTKParams, stats: CacheStats,
+        block: Optional[Block] = None,
     ) -> dict[str, np.ndarray]:
-        """Both kernels of gram(rows) or gram(rows, cols) (read-only), with the work counted."""
+        """Both kernels of gram(rows) or gram(rows, cols) (read-only), with the work counted.
+
+        A kernel beyond float64 raises `rntk_core.KernelOverflowError` naming the
+        sequences of the whole request (`block`: the block these rows and columns are).
+        """
         started = time.perf_counter()
         try:
             ntk, nngp = gram(rows, cols, params=params, output="both")
-        except ValueError:  # sequences were validated: only a float64 overflow is left
-            raise overflow_error(list(rows) + list(cols or [])) from None
+        except KernelOverflowError as exc:
+            if block is None:
+                raise
+            raise block.renamed(exc) from None
         ntk.flags.writeable = nngp.flags.writeable = False
         elapsed = time.perf_counter() - started
         steps = pair_steps([s.shape[0] for s in rows], None if cols is None else [s.shape[0] for s in cols], params)

@@ -12,7 +12,6 @@ import contextlib
 import re
 from typing import Any, Iterator, Optional
 
-import numpy as np
 
 from rntk_core import RNTKParams, SequenceBatch, as_sequences
 
@@ -52,12 +51,3 @@ def to_sequences(batch: Any, name: str, m: Optional[int] = None) -> SequenceBatc
         raise InvalidInput(f"body.{name}_values: has m={batch.m} features per step but the other batch has m={m}")
     with library_errors():
         return as_sequences(batch, name, m=m)
-
-
-def overflow_error(xs: list[np.ndarray], name: str = "X") -> InvalidInput:
-    """The error for a kernel that left the float64 range (inputs of enormous magnitude)."""
-    largest = max(float(np.max(np.abs(s))) for s in xs)
-    return InvalidInput(
-        f"body.{name}: the kernel is not finite in float64 for these inputs (largest |value| "
-        f"{largest:.3g}); rescale the sequences"
-    )

@@ -10,7 +10,7 @@ from ..api.schemas import GramRequest
 from ..blockcache.assembly import BlockGram, CacheStats
 from ..settings import Settings
 from ..wire.answers import EncodedMatrices, encode_matrices
-from .boundary import to_params, to_sequences
+from .boundary import library_errors, to_params, to_sequences
 from .limits import check_request
 
 
@@ -46,5 +46,6 @@ class GramService:
         zs = None if req.Z is None else to_sequences(req.Z, "Z", m=xs.m)
         shape = [len(xs), len(xs if zs is None else zs)]
         stats = CacheStats()
-        matrices = self.blocks.compute(xs, zs, job.params, req.output, stats)
+        with library_errors():  # a kernel beyond float64 names its sequence
+            matrices = self.blocks.compute(xs, zs, job.params, req.output, stats)
         return encode_matrices(matrices, {"shape": shape}, media_type), stats

@@ -58,8 +58,8 @@ class KrrService:
         xs = to_sequences(req.X, "X")
         stats = CacheStats()
         model = KernelRidge(params=params, ridge=req.ridge, kernel=req.kernel, task=req.task)
-        K = self.blocks.compute(xs, None, params, req.kernel, stats)[req.kernel]
         with library_errors():
+            K = self.blocks.compute(xs, None, params, req.kernel, stats)[req.kernel]
             model.fit_gram(K, req.y, X=xs)
             payload = model.to_bytes()
         self._require_store()
@@ -93,9 +93,9 @@ class KrrService:
                       len(test) * len(train))
         xs = to_sequences(req.X, "X", m=model.X_fit_[0].shape[1])
         kernel = model.state_.kernel
-        K = self.blocks.compute(xs, model.X_fit_, model.params_, kernel, stats)[kernel]
         scores = std = None
         with library_errors():
+            K = self.blocks.compute(xs, model.X_fit_, model.params_, kernel, stats)[kernel]
             if model.classes_ is not None:
                 scores = model.decision_function_gram(K)
             if req.return_std:

@@ -12,13 +12,18 @@ covariances Π(l,t) are propagated from the output back to (1,1) and the kernel
 is Θ = Σ_l Σ_t Π(l,t)·C(l,t) + K. The two forms share only the covariance
 recursion, so agreement between them is an independent check of the NTK part.
 
+Every function computes in float64 by default; given another `Arithmetic`
+(``mp_oracle.MP``: mpmath numbers, whose exponent range is unbounded) the
+same formulas give the kernel free of float64's overflow and underflow.
+
 Nothing here imports ``rntk_core``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -28,7 +33,24 @@ __all__ = [
     "self_covariances",
     "dual",
     "dual_derivative",
+    "Arithmetic",
+    "FLOAT64",
 ]
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    """The numbers the oracle computes with: its functions, and how a float64 input becomes one."""
+
+    sqrt: Callable[[Any], Any]
+    acos: Callable[[Any], Any]
+    asin: Callable[[Any], Any]
+    pi: Callable[[], Any]
+    number: Callable[[float], Any]
+    dtype: Any  # of the Gram arrays that hold the results
+
+
+FLOAT64 = Arithmetic(math.sqrt, math.acos, math.asin, lambda: math.pi, float, np.float64)
 
 ACTIVATIONS = ("relu", "erf")
 DIRECTIONS = ("forward", "backward", "bidirectional")
@@ -38,28 +60,30 @@ DIRECTIONS = ("forward", "backward", "bidirectional")
 # §1.1 Dual activations of a 2x2 covariance [[K1, K3], [K3, K2]]
 # ---------------------------------------------------------------------------
 
-def dual(activation: str, k1: float, k2: float, k3: float, same: bool = False) -> float:
+def dual(activation: str, k1: float, k2: float, k3: float, same: bool = False, num: Arithmetic = FLOAT64) -> float:
     """V(K) = E[φ(u) φ(v)] for (u, v) ~ N(0, [[k1, k3], [k3, k2]]).
 
     ``same=True`` marks a sequence paired with itself (§1.1): the correlation
     is taken to be exactly 1 instead of k3/√(k1·k2) computed in floating point.
     """
     if activation == "relu":
-        q = math.sqrt(k1) * math.sqrt(k2)  # = √(k1·k2), without under/overflow of k1·k2
+        q = num.sqrt(k1) * num.sqrt(k2)  # = √(k1·k2), without under/overflow of k1·k2
         if q == 0.0:
             # A zero-variance step: φ(0) = 0, so V = 0.
-            return 0.0
-        c = 1.0 if same else min(1.0, max(-1.0, k3 / q))
-        theta = math.acos(c)
-        return q * (c * (math.pi - theta) + math.sqrt(1.0 - c * c)) / (2.0 * math.pi)
+            return num.number(0.0)
+        c = num.number(1.0) if same else min(num.number(1.0), max(num.number(-1.0), k3 / q))
+        theta = num.acos(c)
+        return q * (c * (num.pi() - theta) + num.sqrt(1.0 - c * c)) / (2.0 * num.pi())
     if activation == "erf":
-        r = 2.0 * k3 / (math.sqrt(1.0 + 2.0 * k1) * math.sqrt(1.0 + 2.0 * k2))
-        r = min(1.0, max(-1.0, r))
-        return (2.0 / math.pi) * math.asin(r)
+        r = 2.0 * k3 / (num.sqrt(1.0 + 2.0 * k1) * num.sqrt(1.0 + 2.0 * k2))
+        r = min(num.number(1.0), max(num.number(-1.0), r))
+        return (2.0 / num.pi()) * num.asin(r)
     raise ValueError(f"unknown activation {activation!r}")
 
 
-def dual_derivative(activation: str, k1: float, k2: float, k3: float, same: bool = False) -> float:
+def dual_derivative(
+    activation: str, k1: float, k2: float, k3: float, same: bool = False, num: Arithmetic = FLOAT64
+) -> float:
     """V'(K) = E[φ'(u) φ'(v)] for (u, v) ~ N(0, [[k1, k3], [k3, k2]]).
 
     ReLU'(0) = 0, so a zero-variance step (k1·k2 = 0) gives 0 — also for a
@@ -73,15 +97,15 @@ def dual_derivative(activation: str, k1: float, k2: float, k3: float, same: bool
     The oracle is meant for moderate magnitudes.
     """
     if activation == "relu":
-        q = math.sqrt(k1) * math.sqrt(k2)
+        q = num.sqrt(k1) * num.sqrt(k2)
         if q == 0.0:
-            return 0.0
-        c = 1.0 if same else min(1.0, max(-1.0, k3 / q))
-        theta = math.acos(c)
-        return (math.pi - theta) / (2.0 * math.pi)
+            return num.number(0.0)
+        c = num.number(1.0) if same else min(num.number(1.0), max(num.number(-1.0), k3 / q))
+        theta = num.acos(c)
+        return (num.pi() - theta) / (2.0 * num.pi())
     if activation == "erf":
         det = (1.0 + 2.0 * k1) * (1.0 + 2.0 * k2) - 4.0 * k3 * k3
-        return 4.0 / (math.pi * math.sqrt(det))
+        return 4.0 / (num.pi() * num.sqrt(det))
     raise ValueError(f"unknown activation {activation!r}")
 
 
@@ -109,27 +133,34 @@ def per_layer(value, n_layers: int, name: str) -> list[float]:
     return values
 
 
+def _dot(a: np.ndarray, b: np.ndarray, num: Arithmetic):
+    """⟨a, b⟩ of two float64 vectors, in `num`'s arithmetic."""
+    if num is FLOAT64:
+        return float(np.dot(a, b))
+    return sum((num.number(float(u)) * num.number(float(v)) for u, v in zip(a, b)), num.number(0.0))
+
+
 # ---------------------------------------------------------------------------
 # §1.2 Self-covariances S(l,t) of one sequence
 # ---------------------------------------------------------------------------
 
-def self_covariances(x: np.ndarray, activation, sw, su, sb, sh) -> list[list[float]]:
+def self_covariances(x: np.ndarray, activation, sw, su, sb, sh, num: Arithmetic = FLOAT64) -> list[list[float]]:
     """S[l][t] = Σ(l+1, t+1, t+1)(x, x) (0-based indices), by SPEC §1.2."""
     n_layers = len(sw)
     length, m = x.shape
-    S = [[0.0] * length for _ in range(n_layers)]
+    S = [[num.number(0.0)] * length for _ in range(n_layers)]
     for l in range(n_layers):
         for t in range(length):
             if t == 0:
                 recurrent = sh * sh
             else:
                 s_prev = S[l][t - 1]
-                recurrent = dual(activation, s_prev, s_prev, s_prev, same=True)
+                recurrent = dual(activation, s_prev, s_prev, s_prev, same=True, num=num)
             if l == 0:
-                below = float(np.dot(x[t], x[t])) / m
+                below = _dot(x[t], x[t], num) / m
             else:
                 s_below = S[l - 1][t]
-                below = dual(activation, s_below, s_below, s_below, same=True)
+                below = dual(activation, s_below, s_below, s_below, same=True, num=num)
             S[l][t] = sw[l] ** 2 * recurrent + su[l] ** 2 * below + sb[l] ** 2
     return S
 
@@ -138,7 +169,9 @@ def self_covariances(x: np.ndarray, activation, sw, su, sb, sh) -> list[list[flo
 # §1.3 + §1.5 One pair of sequences, forward direction
 # ---------------------------------------------------------------------------
 
-def pair_kernel(x, xp, same: bool, activation, sw, su, sb, sh, sv) -> tuple[float, float]:
+def pair_kernel(
+    x, xp, same: bool, activation, sw, su, sb, sh, sv, num: Arithmetic = FLOAT64
+) -> tuple[float, float]:
     """(NTK, NNGP) of two sequences read forward, via Theorem 1 (SPEC §1.5).
 
     ``same`` is True only for a sequence paired with itself as the diagonal
@@ -156,8 +189,8 @@ def pair_kernel(x, xp, same: bool, activation, sw, su, sb, sh, sv) -> tuple[floa
     Tp = xp.shape[0]
     tau = Tp - T  # step t of x meets step t + tau of x' (end alignment)
 
-    S1 = self_covariances(x, activation, sw, su, sb, sh)
-    S2 = self_covariances(xp, activation, sw, su, sb, sh)
+    S1 = self_covariances(x, activation, sw, su, sb, sh, num)
+    S2 = self_covariances(xp, activation, sw, su, sb, sh, num)
 
     # Cross covariances C[l][t] along the aligned diagonal (§1.3).
     C = [[0.0] * T for _ in range(n_layers)]
@@ -166,19 +199,19 @@ def pair_kernel(x, xp, same: bool, activation, sw, su, sb, sh, sv) -> tuple[floa
             if t == 0:
                 recurrent = sh * sh if same else 0.0
             else:
-                recurrent = dual(activation, S1[l][t - 1], S2[l][t - 1 + tau], C[l][t - 1], same)
+                recurrent = dual(activation, S1[l][t - 1], S2[l][t - 1 + tau], C[l][t - 1], same, num)
             if l == 0:
-                below = float(np.dot(x[t], xp[t + tau])) / m
+                below = _dot(x[t], xp[t + tau], num) / m
             else:
-                below = dual(activation, S1[l - 1][t], S2[l - 1][t + tau], C[l - 1][t], same)
+                below = dual(activation, S1[l - 1][t], S2[l - 1][t + tau], C[l - 1][t], same, num)
             C[l][t] = sw[l] ** 2 * recurrent + su[l] ** 2 * below + sb[l] ** 2
 
     # D(l,t) = V'(C(l,t) | S_x(l,t), S_x'(l,t+τ)).
-    D = [[dual_derivative(activation, S1[l][t], S2[l][t + tau], C[l][t], same) for t in range(T)]
+    D = [[dual_derivative(activation, S1[l][t], S2[l][t + tau], C[l][t], same, num) for t in range(T)]
          for l in range(n_layers)]
 
     last = n_layers - 1
-    nngp = sv ** 2 * dual(activation, S1[last][T - 1], S2[last][Tp - 1], C[last][T - 1], same)
+    nngp = sv ** 2 * dual(activation, S1[last][T - 1], S2[last][Tp - 1], C[last][T - 1], same, num)
 
     # Backward pass of gradient covariances Π(l,t) (§1.5), from (L,T) down to (1,1).
     Pi = [[0.0] * T for _ in range(n_layers)]
@@ -217,6 +250,7 @@ def naive_gram(
     sigma_h=0.0,
     sigma_v=1.0,
     direction: str = "forward",
+    num: Arithmetic = FLOAT64,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(NTK, NNGP) Gram matrices of SPEC §1, one pair at a time.
 
@@ -226,7 +260,8 @@ def naive_gram(
     sigma_w, sigma_u, sigma_b are numbers or lists with one entry per layer.
     ``direction="backward"`` is the forward kernel of the time-reversed
     sequences; ``"bidirectional"`` is the sum of the forward and backward
-    kernels (§1.6).
+    kernels (§1.6). ``num`` is the arithmetic (float64 unless given); the
+    arrays hold its numbers.
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}")
@@ -234,11 +269,11 @@ def naive_gram(
         raise ValueError(f"direction must be one of {DIRECTIONS}")
     if n_layers < 1:
         raise ValueError("n_layers must be >= 1")
-    sw = per_layer(sigma_w, n_layers, "sigma_w")
-    su = per_layer(sigma_u, n_layers, "sigma_u")
-    sb = per_layer(sigma_b, n_layers, "sigma_b")
-    sh = float(sigma_h)
-    sv = float(sigma_v)
+    sw = [num.number(v) for v in per_layer(sigma_w, n_layers, "sigma_w")]
+    su = [num.number(v) for v in per_layer(sigma_u, n_layers, "sigma_u")]
+    sb = [num.number(v) for v in per_layer(sigma_b, n_layers, "sigma_b")]
+    sh = num.number(float(sigma_h))
+    sv = num.number(float(sigma_v))
 
     xs = [as_sequence(x) for x in X]
     symmetric = Z is None
@@ -250,8 +285,8 @@ def naive_gram(
     if direction in ("backward", "bidirectional"):
         readings.append(lambda s: s[::-1])
 
-    ntk = np.zeros((len(xs), len(zs)))
-    nngp = np.zeros((len(xs), len(zs)))
+    ntk = np.full((len(xs), len(zs)), num.number(0.0), dtype=num.dtype)
+    nngp = np.full((len(xs), len(zs)), num.number(0.0), dtype=num.dtype)
     for i in range(len(xs)):
         for j in range(len(zs)):
             if symmetric and j < i:
@@ -260,7 +295,7 @@ def naive_gram(
                 continue
             same = symmetric and i == j
             for read in readings:
-                a, b = pair_kernel(read(xs[i]), read(zs[j]), same, activation, sw, su, sb, sh, sv)
+                a, b = pair_kernel(read(xs[i]), read(zs[j]), same, activation, sw, su, sb, sh, sv, num)
                 ntk[i, j] += a
                 nngp[i, j] += b
     return ntk, nngp

@@ -51,6 +51,22 @@ def test_invalid_fields_are_named(kwargs, field):
         RNTKParams(**kwargs)
 
 
+@pytest.mark.parametrize("value", [1e160, 1e308, 2.0 ** 510 * (1 + 2 ** -52)])
+@pytest.mark.parametrize("field", ["sigma_w", "sigma_u", "sigma_b", "sigma_h", "sigma_v"])
+def test_sigmas_whose_squares_leave_float64_are_named(field, value):
+    """σ² must be a finite variance the recursion can use: σ above 2^510 is refused by name."""
+    with pytest.raises(ValueError, match="^" + field + r": must be at most 2\^510"):
+        RNTKParams(**{field: value})
+    if field not in ("sigma_h", "sigma_v"):
+        with pytest.raises(ValueError, match="^" + field + r"\[1\]: must be at most"):
+            RNTKParams(n_layers=2, **{field: [1.0, value]})
+
+
+def test_the_largest_sigma_is_accepted_and_its_square_is_finite():
+    p = RNTKParams(sigma_w=2.0 ** 510, sigma_u=2.0 ** 510, sigma_b=2.0 ** 510, sigma_h=2.0 ** 510, sigma_v=2.0 ** 510)
+    assert p.sigma_b == (2.0 ** 510,) and math.isfinite(p.sigma_v ** 2)
+
+
 def test_from_dict_rejects_unknown_fields():
     with pytest.raises(ValueError, match="^sigma_x: unknown parameter"):
         RNTKParams.from_dict({"sigma_x": 1.0})
