@@ -3,7 +3,7 @@
 The ReLU kernel with every σb = 0 and no initial hidden state (σh = 0, or
 every σw = 0) is positively homogeneous in each sequence:
 K(c·x, d·z) = c·d·K(x, z) for c, d > 0. There a sequence of enormous or
-minute values is computed at a power-of-two scale (`power_of_two_scales`,
+minute values is computed at a power-of-two scale (`power_of_two_exponents`,
 exact) and the result scaled back (`scale_back`, exact where the result is a
 normal float64), so its only limit is the range of the result itself.
 Elsewhere no such identity holds, and a sequence whose recursion leaves the
@@ -65,25 +65,19 @@ def is_homogeneous(params: RNTKParams) -> bool:
     return params.activation == "relu" and all(b == 0.0 for b in params.sigma_b) and no_hidden
 
 
-def power_of_two_scales(seqs: Sequence[np.ndarray]) -> Optional[np.ndarray]:
-    """For each sequence, e such that 2^-e·x has its largest |value| in [1/2, 1), or 0 if it is already safe.
+def power_of_two_exponents(largest: np.ndarray) -> Optional[np.ndarray]:
+    """For sequences of these largest |values|: e such that 2^-e·x has its largest |value| in [1/2, 1),
+    or 0 where that is inside `SAFE_EXPONENTS` already; None when every one is (nothing to do).
 
-    None when every sequence is inside `SAFE_EXPONENTS` (nothing to do).
-    Multiplying by a power of two is exact, so a scaled sequence gives
-    bit for bit the numbers the unscaled one would in unbounded exponent range.
+    Multiplying by a power of two is exact, so a scaled sequence gives bit for
+    bit the numbers the unscaled one would in an unbounded exponent range.
     """
-    largest = np.fromiter((float(np.max(np.abs(s))) for s in seqs), dtype=np.float64, count=len(seqs))
     _, exps = np.frexp(largest)
     lo, hi = SAFE_EXPONENTS
     outside = (largest > 0.0) & ((exps <= lo) | (exps > hi))
     if not outside.any():
         return None
     return np.where(outside, exps, 0).astype(np.int64)
-
-
-def scaled(seqs: Sequence[np.ndarray], exps: np.ndarray) -> list[np.ndarray]:
-    """The sequences multiplied by 2^-e each (those with e = 0 as they are)."""
-    return [np.ldexp(s, -int(e)) if e else s for s, e in zip(seqs, exps)]
 
 
 def scale_back(kernel: np.ndarray, row_exps: Optional[np.ndarray], col_exps: Optional[np.ndarray]) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 from . import _engine
 from .config import parallel_region
 from .float_range import (
-    ERF_PRECISE_VARIANCE, KernelOverflowError, describe, is_homogeneous, power_of_two_scales, scale_back, scaled,
+    ERF_PRECISE_VARIANCE, KernelOverflowError, describe, is_homogeneous, power_of_two_exponents, scale_back,
 )
 from .params import MAX_VARIANCE, RNTKParams
 from .sequences import as_sequences
@@ -48,11 +48,13 @@ class _Layout:
     peak_at: np.ndarray  # (N,) step · L + layer on the grid where it is reached
     peak_var: np.ndarray  # (N,) largest self-variance
     order: np.ndarray  # position in the sorted layout -> index in the caller's batch
+    exps: Optional[np.ndarray]  # (N,) caller's order: each sequence was computed at 2^-e scale (None: all e = 0)
 
 
 @dataclass(frozen=True)
 class _Coefficients:
     act: int
+    homogeneous: bool  # K(c·x, d·z) = c·d·K(x, z): far-out sequences are computed at a power-of-two scale
     sw2: np.ndarray
     su2: np.ndarray
     sb2: np.ndarray
@@ -64,6 +66,7 @@ def _coefficients(params: RNTKParams) -> _Coefficients:
     sq = lambda values: np.asarray(values, dtype=np.float64) ** 2  # noqa: E731
     return _Coefficients(
         act=_engine.RELU if params.activation == "relu" else _engine.ERF,
+        homogeneous=is_homogeneous(params),
         sw2=sq(params.sigma_w),
         su2=sq(params.sigma_u),
         sb2=sq(params.sigma_b),
@@ -81,11 +84,17 @@ def _layout(seqs: list[np.ndarray], t_max: int, reverse: bool, coef: _Coefficien
         seq = seqs[idx][::-1] if reverse else seqs[idx]
         x[t_max - seq.shape[0]:, :, pos] = seq
     start = (t_max - lengths[order]).astype(np.int64)
+    exps = None
+    if coef.homogeneous:
+        exps = power_of_two_exponents(np.max(np.abs(x), axis=(0, 1)))
+        if exps is not None:
+            x = np.ldexp(x, -exps)
+            exps = exps[np.argsort(order)]
     with parallel_region(int(lengths.sum()) * len(coef.sw2)):
         f, g, diag_ntk, diag_nngp, peak, peak_at, peak_var = _engine.self_pass(
             x, start, coef.act, coef.sw2, coef.su2, coef.sb2, coef.sh2, coef.sv2, 1.0 / m
         )
-    return _Layout(x, start, f, g, diag_ntk, diag_nngp, peak, peak_at, peak_var, order.astype(np.int64))
+    return _Layout(x, start, f, g, diag_ntk, diag_nngp, peak, peak_at, peak_var, order.astype(np.int64), exps)
 
 
 @dataclass(frozen=True)
@@ -181,6 +190,7 @@ def _one_direction(
     xs: list[np.ndarray], zs: Optional[list[np.ndarray]], coef: _Coefficients, reverse: bool,
     xb: _Batch, zb: Optional[_Batch],
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Both kernels for one reading direction, of the sequences as scaled in their layouts (`_scaled_back` undoes it)."""
     t_max = max(s.shape[0] for s in xs + (zs or []))
     rows = _layout(xs, t_max, reverse, coef)
     _refuse_overflow(rows, xb)
@@ -207,7 +217,11 @@ def _one_direction(
             coef.act, coef.sw2, coef.su2, coef.sb2, coef.sv2, 1.0 / rows.x.shape[1],
             rows.order, cols.order, symmetric, ntk, nngp,
         )
-    return ntk, nngp
+    return _scaled_back(ntk, rows.exps, cols.exps), _scaled_back(nngp, rows.exps, cols.exps)
+
+
+def _scaled_back(kernel: np.ndarray, row_exps: Optional[np.ndarray], col_exps: Optional[np.ndarray]) -> np.ndarray:
+    return kernel if row_exps is None and col_exps is None else scale_back(kernel, row_exps, col_exps)
 
 
 def _check_finite(kernel: np.ndarray, xb: _Batch, zb: Optional[_Batch]) -> None:
@@ -280,21 +294,13 @@ def gram(
     xs = as_sequences(X, "X")
     zs = None if Z is None else as_sequences(Z, "Z", m=xs[0].shape[1])
     coef = _coefficients(params)
-    x_exps = z_exps = None
-    if is_homogeneous(params):  # compute far-out sequences at a power-of-two scale: exact
-        x_exps = power_of_two_scales(xs)
-        z_exps = x_exps if zs is None else power_of_two_scales(zs)
-    xs_c = xs if x_exps is None else scaled(xs, x_exps)
-    zs_c = None if zs is None else zs if z_exps is None else scaled(zs, z_exps)
     ntk, nngp = None, None
     for reverse in params.reversals:
         xb = _Batch("X", xs, params, reverse)
         zb = None if zs is None else _Batch("Z", zs, params, reverse)
-        d_ntk, d_nngp = _one_direction(xs_c, zs_c, coef, reverse, xb, zb)
+        d_ntk, d_nngp = _one_direction(xs, zs, coef, reverse, xb, zb)
         ntk = d_ntk if ntk is None else ntk + d_ntk
         nngp = d_nngp if nngp is None else nngp + d_nngp
-    if x_exps is not None or z_exps is not None:
-        ntk, nngp = (scale_back(k, x_exps, z_exps) for k in (ntk, nngp))
     xb, zb = _Batch("X", xs, params), None if zs is None else _Batch("Z", zs, params)
     for kernel in (ntk, nngp):
         _check_finite(kernel, xb, zb)
@@ -313,18 +319,16 @@ def gram_diagonal(
     check_output(output)
     xs = as_sequences(X, "X")
     coef = _coefficients(params)
-    exps = power_of_two_scales(xs) if is_homogeneous(params) else None
-    xs_c = xs if exps is None else scaled(xs, exps)
     t_max = max(s.shape[0] for s in xs)
     ntk = np.zeros(len(xs))
     nngp = np.zeros(len(xs))
     for reverse in params.reversals:
-        lay = _layout(xs_c, t_max, reverse, coef)
+        lay = _layout(xs, t_max, reverse, coef)
         _refuse_overflow(lay, _Batch("X", xs, params, reverse))
-        ntk[lay.order] += lay.diag_ntk
-        nngp[lay.order] += lay.diag_nngp
-    if exps is not None:
-        ntk, nngp = (scale_back(k, exps, exps) for k in (ntk, nngp))
+        d_ntk, d_nngp = np.empty(len(xs)), np.empty(len(xs))
+        d_ntk[lay.order], d_nngp[lay.order] = lay.diag_ntk, lay.diag_nngp
+        ntk += _scaled_back(d_ntk, lay.exps, lay.exps)
+        nngp += _scaled_back(d_nngp, lay.exps, lay.exps)
     for kernel in (ntk, nngp):
         _check_finite(kernel, _Batch("X", xs, params), None)
     return select_output(ntk, nngp, output)
