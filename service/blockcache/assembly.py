@@ -24,7 +24,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from rntk_core import Block, RNTKParams, SequenceBatch, block_bounds, block_plan, gram, pair_steps
+from rntk_core import (Block, KernelOverflowError, RNTKParams, SequenceBatch, block_bounds, block_plan, gram,
+                       pair_steps)
 
 from ..metrics import Metrics
 from .keys import BlockKey, Digest, block_key, params_digest, run_digest, sequence_digests

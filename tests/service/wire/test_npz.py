@@ -237,7 +237,7 @@ BAD_BODIES = [
     (_body(request=request_entry({"output": "kernel"})), "body.output"),
     (_body(request=request_entry({"params": {"sigma_w": -1}})), "body.params.sigma_w"),
     (_body(request=request_entry({"params": {"n_layers": 2, "sigma_u": [1.0, -0.5]}})), "body.params.sigma_u[1]"),
-    (_body(X_values=np.array([1e200, 1.0, 1.0, 1.0, 1.0])), "body.X: the kernel is not finite in float64"),
+    (_body(X_values=np.array([1e200, 1.0, 1.0, 1.0, 1.0])), "body.X[0]: its kernel exceeds the float64 range"),
 ]
 
 
