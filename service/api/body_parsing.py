@@ -17,6 +17,9 @@ npz bodies are NumPy arrays already and are decoded in a thread.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable, Optional
 
@@ -28,8 +31,9 @@ from pydantic import BaseModel, ValidationError
 
 from rntk_core import SequenceBatch, as_sequences
 
-from ..wire import npz_body
 from ..kernels.boundary import library_errors
+from ..thread_priority import COMPUTE_NICENESS, lower_this_thread
+from ..wire import npz_body
 from ..wire.answers import JSON, NPZ, media_type
 
 THREAD_PARSE_BYTES = 64 << 10
@@ -37,6 +41,9 @@ THREAD_PARSE_BYTES = 64 << 10
 
 PROCESS_PARSE_BYTES = 1 << 20
 """JSON bodies larger than this are decoded in a worker process (where there is one)."""
+
+PARENT_CHECK_S = 0.5
+"""How often a worker process checks that the service's process is still there."""
 
 
 def is_npz(content_type: Optional[str]) -> bool:
@@ -93,7 +100,8 @@ class BodyParser:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_exit_with_parent, initargs=(os.getpid(),))
         return self._pool
 
     def warm_up(self) -> None:
@@ -107,6 +115,19 @@ class BodyParser:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In a worker process: end it as soon as the service's process has gone, however that ended
+    (a killed server leaves no one to stop its workers)."""
+    lower_this_thread(COMPUTE_NICENESS)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="rntk-parent-watch", daemon=True).start()
 
 
 class _Empty(BaseModel):

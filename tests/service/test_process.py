@@ -8,8 +8,10 @@ a model outlives a restart of the service, and Redis can die and come back.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -104,3 +106,43 @@ def test_healthz_over_http_while_a_long_gram_computes(start_service):
             time.sleep(0.01)
     worker.join()
     assert latencies and max(latencies) < 0.1, latencies
+
+
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_killed_service_leaves_no_parsing_process_behind(start_service):
+    """Large JSON bodies are parsed in a worker process; it ends with the service, even a killed one."""
+    proc = start_service(RNTK_WARMUP="false")
+    X = np.random.default_rng(54).normal(size=(300, 400)).tolist()  # about 2.7 MB of JSON
+    with httpx.Client(base_url=proc.url, timeout=120) as http:
+        r = http.post("/gram", json={"X": X[:5] + [X[5][:3]], "output": "ntk"})
+        assert r.status_code == 200
+        big = http.post("/gram", json={"X": X, "params": {"sigma_w": 1.1}}, headers={"Accept": "application/x-npy"})
+        assert big.status_code == 200
+        assert_matches_core(load_npy(big.content), X, params={"sigma_w": 1.1})
+    workers = _children(proc.proc.pid)
+    assert workers, "no worker process parsed the large body"
+    proc.proc.send_signal(signal.SIGKILL)
+    proc.proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers):
+        assert time.monotonic() < deadline, f"worker processes {workers} outlived the killed service"
+        time.sleep(0.1)
