@@ -31,6 +31,7 @@ replicas share.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
@@ -103,7 +104,9 @@ class RepeatCache:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._entries: SizedLRU[Slot, _Entry] = SizedLRU(max_bytes, lambda entry: entry.size)
+        self._entries: SizedLRU[Slot, _Entry] = SizedLRU(max_bytes, lambda entry: entry.size, self._evicted)
+        self._kinds: Counter[tuple] = Counter()
+        """Kept entries by (path, formats, body length): which requests could be repeats at all."""
         self._lock = threading.Lock()
 
     @property
@@ -114,6 +117,11 @@ class RepeatCache:
     def slot(path: str, request_type: str, answer_type: str, body: bytes) -> Slot:
         """Where a request's answer is kept: what it was sent to, its formats, its body's size and fingerprint."""
         return path, request_type, answer_type, len(body), fingerprint(body)
+
+    def may_hold(self, path: str, request_type: str, answer_type: str, length: int) -> bool:
+        """Whether an answer is kept for some request of this path, formats and body length: only then is
+        a request's body worth reading before it is admitted."""
+        return self._kinds[(path, request_type, answer_type, length)] > 0
 
     def get(self, slot: Slot, body: bytes) -> Optional[KeptAnswer]:
         """The answer kept for exactly this request (its `slot`, and a body equal byte for byte), if any."""
@@ -128,7 +136,19 @@ class RepeatCache:
         """Keep the answer to a request (not if the two alone exceed the budget), dropping the least recently used."""
         entry = _Entry(bytes(body), answer)
         with self._lock:
+            new = self._entries.peek(slot) is None
             self._entries.put(slot, entry)
+            if new and self._entries.peek(slot) is entry:  # (one too large to keep is not kept)
+                self._kinds[slot[:4]] += 1
+
+    def _evicted(self, slot: Slot, entry: _Entry) -> None:
+        self._drop_kind(slot)
+
+    def _drop_kind(self, slot: Slot) -> None:
+        kind = slot[:4]
+        self._kinds[kind] -= 1
+        if self._kinds[kind] <= 0:
+            del self._kinds[kind]
 
     @property
     def size_bytes(self) -> int:

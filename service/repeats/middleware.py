@@ -1,9 +1,11 @@
 """ASGI middleware that answers exact repeats of Gram requests from the answers kept for them.
 
 It sits in front of routing and validation, so a repeat costs reading its
-body, one look-up in `service.repeats.cache` and sending the kept answer; a
-first request passes through unchanged (its body replayed to the app), and
-the answer its route offers (`service.repeats.cache.offer`) is kept if it
+body, one look-up in `service.repeats.cache` and sending the kept answer. A
+body is read here only when an answer is kept for a request of its path,
+formats and length; any other request passes through unchanged, its body
+read by the app once it admits the request (an overloaded service refuses it
+unparsed) and noted on the way, and the answer its route offers (`service.repeats.cache.offer`) is kept if it
 was sent whole with status 200. Only requests that declare their length are
 looked at: the body cap in front of this layer has refused those that are too
 long, so reading one here cannot fail, and a streamed body goes to the app as
@@ -37,11 +39,18 @@ class RepeatAnswers:
                 or not self.repeats.enabled or "content-length" not in headers):
             await self.app(scope, receive, send)
             return
+        kind = (scope["path"], media_type(headers.get("content-type")), negotiate(headers.get("accept")))
+        try:
+            length = int(headers["content-length"])
+        except ValueError:
+            length = -1
+        if not self.repeats.may_hold(*kind, length):  # no repeat possible: the app reads the body when it admits it
+            await self._first(scope, receive, send, kind)
+            return
         body = await _read_body(receive)
         if body is None:  # the client went away
             return
-        slot = self.repeats.slot(scope["path"], media_type(headers.get("content-type")),
-                                 negotiate(headers.get("accept")), body)
+        slot = self.repeats.slot(*kind, body)
         hit = self.repeats.get(slot, body)
         if hit is not None:
             scope["route"] = self.routes[scope["path"]]
@@ -49,11 +58,17 @@ class RepeatAnswers:
             self.metrics.cache_hits.inc(hit.blocks)
             await hit.repeat_response()(scope, receive, send)
             return
+        await self._first(scope, _replay(body, receive), send, kind)
+
+    async def _first(self, scope: Scope, receive: Receive, send: Send, kind: tuple[str, str, str]) -> None:
+        """Pass a request on, noting its body as the app reads it, and keep the answer its route offers."""
         offered = scope[OFFERED] = Offer()
         status = _Status(send)
-        await self.app(scope, _replay(body, receive), status.send)
-        if offered.answer is not None and status.code == 200 and status.finished:
-            self.repeats.put(slot, body, offered.answer)
+        body = _Recording(receive)
+        await self.app(scope, body.receive, status.send)
+        if offered.answer is not None and status.code == 200 and status.finished and body.complete:
+            whole = body.value()
+            self.repeats.put(self.repeats.slot(*kind, whole), whole, offered.answer)
 
 
 async def _read_body(receive: Receive) -> Optional[bytes]:
@@ -79,6 +94,25 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return replay
+
+
+class _Recording:
+    """A `receive` that notes the body it passes on."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._chunks: list[bytes] = []
+        self.complete = False
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request" and not self.complete:
+            self._chunks.append(message.get("body", b""))
+            self.complete = not message.get("more_body", False)
+        return message
+
+    def value(self) -> bytes:
+        return b"".join(self._chunks)
 
 
 class _Status:

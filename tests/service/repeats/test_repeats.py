@@ -154,3 +154,21 @@ def test_an_answer_is_served_only_for_the_same_bytes_in_the_same_formats():
              for request in ("application/json", "application/x-npz")
              for answer_type in ("application/json", "application/x-npy", "application/x-npz")}
     assert len(slots) == 6
+
+
+def test_only_requests_of_a_kept_length_may_be_repeats():
+    """The layer reads a body before admission only if some kept answer has its path, formats and length."""
+    cache = RepeatCache(max_bytes=100)
+    answer = KeptAnswer(EncodedMatrices("application/x-npy", (bytes(20),), {}), 1)
+    kind = ("/gram", "application/x-npz", "application/x-npy")
+    assert not cache.may_hold(*kind, 10)
+    cache.put(RepeatCache.slot(*kind, b"a" * 10), b"a" * 10, answer)
+    cache.put(RepeatCache.slot(*kind, b"b" * 10), b"b" * 10, answer)
+    assert cache.may_hold(*kind, 10) and not cache.may_hold(*kind, 11)
+    assert not cache.may_hold("/gram", "application/json", "application/x-npy", 10)
+    for k in range(3):  # 30 bytes each: the two of length 10 are evicted
+        body = bytes([k]) * 10 + b"!"
+        cache.put(RepeatCache.slot(*kind, body), body, answer)
+    assert not cache.may_hold(*kind, 10) and cache.may_hold(*kind, 11)
+    cache.put(RepeatCache.slot(*kind, b"c" * 90), b"c" * 90, answer)  # too large to keep: nothing counted
+    assert not cache.may_hold(*kind, 90)
