@@ -16,7 +16,7 @@ from .params import ACTIVATIONS, DIRECTIONS, MAX_LAYERS, RNTKParams  # noqa: E40
 from .sequences import SequenceBatch, as_sequences  # noqa: E402
 
 # Gram matrices: whole, diagonal only, and block by block
-from .gram import gram, gram_diagonal  # noqa: E402
+from .gram import KERNELS, gram, gram_diagonal  # noqa: E402
 from .float_range import KernelOverflowError  # noqa: E402
 from .tiling import Block, block_bounds, block_plan, tiled_gram  # noqa: E402
 
@@ -29,7 +29,7 @@ from .krr import KernelRidge, payload_metadata  # noqa: E402
 __all__ = [
     "RNTKParams", "ACTIVATIONS", "DIRECTIONS", "MAX_LAYERS",
     "SequenceBatch", "as_sequences",
-    "gram", "gram_diagonal", "KernelOverflowError", "Block", "block_bounds", "block_plan", "tiled_gram",
+    "gram", "gram_diagonal", "KERNELS", "KernelOverflowError", "Block", "block_bounds", "block_plan", "tiled_gram",
     "pair_steps",
     "KernelRidge", "payload_metadata",
     "__version__",

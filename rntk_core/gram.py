@@ -23,7 +23,9 @@ from .float_range import (
 from .params import MAX_VARIANCE, RNTKParams
 from .sequences import as_sequences
 
-OUTPUTS = ("ntk", "nngp", "both")
+KERNELS = ("ntk", "nngp")
+"""The kernels a Gram holds: the RNTK Θ and the NNGP K."""
+OUTPUTS = (*KERNELS, "both")
 TILE_WIDTH = 256
 _TILE_SHUFFLE_SEED = 0x5EED
 _MAX_TILE_GROUP = 32

@@ -42,10 +42,11 @@ from typing import Any, Optional
 import numpy as np
 
 from .. import __version__
+from ..gram import KERNELS
 from ..params import RNTKParams
 from ..sequences import as_sequences
 from ._labels import labels_from_json, labels_to_json
-from .state import KERNELS, TASKS, FittedState, check_ridge
+from .state import TASKS, FittedState, check_ridge
 
 FORMAT_NAME = "rntk_core.KernelRidge"
 FORMAT_VERSION = 1

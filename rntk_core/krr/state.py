@@ -14,11 +14,11 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
+from ..gram import KERNELS
 from ..params import RNTKParams
 from ..sequences import SequenceBatch
 
 TASKS = ("regression", "classification")
-KERNELS = ("ntk", "nngp")
 
 
 def check_ridge(ridge: Any) -> Union[float, str]:

@@ -24,14 +24,13 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from rntk_core import (Block, KernelOverflowError, RNTKParams, SequenceBatch, block_bounds, block_plan, gram,
-                       pair_steps)
+from rntk_core import (
+    KERNELS, Block, KernelOverflowError, RNTKParams, SequenceBatch, block_bounds, block_plan, gram, pair_steps,
+)
 
 from ..metrics import Metrics
 from .keys import BlockKey, Digest, block_key, params_digest, run_digest, sequence_digests
 from .stores import BlockCache, stored_bytes
-
-KERNELS = ("ntk", "nngp")
 
 WHOLE_GRAM_MAX_ENTRIES = 4_000_000
 """When no block of a Gram is cached and it has at most this many entries, it is computed in one call.
