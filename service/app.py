@@ -46,7 +46,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         warm = asyncio.create_task(asyncio.to_thread(services.warm_up))
         warm.add_done_callback(_report_warmup)
     else:
-        services.compiled.set()
+        services.ready()
     try:
         yield
     finally:
