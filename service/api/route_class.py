@@ -23,7 +23,7 @@ from typing import Any, Callable, Coroutine, Optional
 import orjson
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from ..wire import npz_body
@@ -101,7 +101,10 @@ class OrjsonRoute(APIRoute):
             try:
                 place = services.slots.take()
             except Overloaded:
-                async for _ in request.stream():  # unread, unparsed: the client finishes sending and reads the 503
+                try:
+                    async for _ in request.stream():  # unparsed: the client finishes sending and reads the 503
+                        pass
+                except ClientDisconnect:
                     pass
                 raise
             with place:
