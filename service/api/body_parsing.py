@@ -16,6 +16,7 @@ npz bodies are NumPy arrays already and are decoded in a thread.
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import threading
@@ -89,8 +90,7 @@ class BodyParser:
             raise RequestValidationError(_body_errors(exc)) from None
 
     async def _in_process(self, body: bytes, model: type[BaseModel]) -> BaseModel:
-        outcome, fields, batches = await anyio.to_thread.run_sync(
-            lambda: self._executor().submit(_decode_apart, body, model).result())
+        outcome, fields, batches = await asyncio.wrap_future(self._executor().submit(_decode_apart, body, model))
         if outcome == "invalid":
             raise RequestValidationError(fields)
         with library_errors():
@@ -173,10 +173,11 @@ def _decode_apart(body: bytes, model: type[BaseModel]) -> tuple[str, Any, dict[s
 
 
 def _portable(error: dict[str, Any]) -> dict[str, Any]:
-    """An error whose input is cut to what its message needs (a batch's input can be the whole batch)."""
+    """An error whose input is cut to what its message needs (a batch's input can be the whole batch):
+    scalars travel as they are, containers as None."""
     out = {k: v for k, v in error.items() if k not in ("input", "ctx")}
     given = error.get("input")
-    out["input"] = given if isinstance(given, (str, bytes, int, float, bool, type(None))) else type(given).__name__
+    out["input"] = given if isinstance(given, (str, bytes, int, float, bool, type(None))) else None
     if "ctx" in error:
         out["ctx"] = {k: v if isinstance(v, (str, int, float, bool)) else str(v) for k, v in error["ctx"].items()}
     return out
